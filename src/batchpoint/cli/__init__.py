@@ -1,0 +1,1 @@
+"""The ``batchpoint`` command line: thin commands over the SDK, shaped like ``az ml``."""

@@ -1,0 +1,53 @@
+"""Options and helpers every command shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from batchpoint.cli.output import OutputFormat
+from batchpoint.client import Client
+from batchpoint.config import Settings
+
+OutputOpt = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="Output format: json, yaml, table or tsv.", case_sensitive=False)
+]
+QueryOpt = Annotated[str | None, typer.Option("--query", help="JMESPath query applied to the output.")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a field: --set settings.mini_batch_size=20 (repeatable).")
+]
+FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="YAML specification file.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+class CliState:
+    """What the root callback parsed, handed to every command through ``ctx.obj``."""
+
+    def __init__(self, workspace: Path | None) -> None:
+        self.workspace = workspace
+        self._client: Client | None = None
+
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.workspace, settings=Settings())
+        return self._client
+
+
+def client(ctx: typer.Context) -> Client:
+    state: CliState = ctx.find_root().obj
+    return state.client()
+
+
+def split_tags(pairs: list[str] | None, field: str = "--tag") -> dict[str, str]:
+    """``k=v`` strings to a dict (a bare ``k`` gets an empty value)."""
+    from batchpoint.errors import InvalidInput
+
+    tags: dict[str, str] = {}
+    for pair in pairs or []:
+        key, _, value = pair.partition("=")
+        if not key:
+            raise InvalidInput(f"'{pair}' is not KEY=VALUE", field=field)
+        tags[key] = value
+    return tags

@@ -1,0 +1,1 @@
+"""Operations objects behind each ``Client`` attribute."""

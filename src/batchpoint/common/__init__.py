@@ -1,0 +1,1 @@
+"""Small helpers shared by every domain: YAML loading, names, references, paths, overrides."""

@@ -1,0 +1,60 @@
+"""Where everything lives inside a workspace folder.
+
+.batchpoint/
+  workspace.json                 id, format version, creation time
+  metadata.db                    SQLite metadata (WAL mode) unless BATCHPOINT_DATABASE_URL is set
+  artifacts/blobs/sha256/ab/...  content-addressed file blobs (read-only)
+  artifacts/manifests/<sha>.json tree manifests: relative path -> blob, mode
+  datastores/workspaceblobstore/ the default datastore (a local folder)
+  jobs/<job-name>/               plan, part files, logs/ and outputs/ of one job
+  cache/                         materialised models and code snapshots, built environments
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DIRNAME = ".batchpoint"
+DEFAULT_DATASTORE = "workspaceblobstore"
+
+
+@dataclass(frozen=True)
+class WorkspaceLayout:
+    """Paths of one workspace; ``root`` is the ``.batchpoint`` folder itself."""
+
+    root: Path
+
+    @property
+    def info_file(self) -> Path:
+        return self.root / "workspace.json"
+
+    @property
+    def database(self) -> Path:
+        return self.root / "metadata.db"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
+    def datastores(self) -> Path:
+        return self.root / "datastores"
+
+    @property
+    def default_datastore(self) -> Path:
+        return self.datastores / DEFAULT_DATASTORE
+
+    @property
+    def jobs(self) -> Path:
+        return self.root / "jobs"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    def job_dir(self, job_name: str) -> Path:
+        return self.jobs / job_name
+
+    def folders(self) -> list[Path]:
+        return [self.artifacts, self.default_datastore, self.jobs, self.cache]

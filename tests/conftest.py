@@ -1,0 +1,74 @@
+"""Fixtures that build real things: a workspace folder, a client on it, the real CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from batchpoint import Client
+from batchpoint.workspace import init_workspace
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A fresh workspace; returns the project folder that holds ``.batchpoint``."""
+    project = tmp_path / "project"
+    project.mkdir()
+    init_workspace(project)
+    return project
+
+
+@pytest.fixture
+def client(workspace: Path) -> Iterator[Client]:
+    c = Client(workspace)
+    yield c
+    c.close()
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class Cli:
+    """Runs the installed ``batchpoint`` console script in ``cwd`` against a real workspace."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+
+    def __call__(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> CliResult:
+        full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+        full_env.pop("BATCHPOINT_WORKSPACE", None)
+        proc = subprocess.run(
+            [str(BIN / "batchpoint"), *args],
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+        )
+        result = CliResult(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"batchpoint {' '.join(args)} exited {proc.returncode}\n{result.output}")
+        return result
+
+
+@pytest.fixture
+def cli(workspace: Path) -> Cli:
+    return Cli(workspace)
