@@ -81,14 +81,13 @@ class BatchpointError(Exception):
     def from_dict(cls, body: dict[str, Any]) -> BatchpointError:
         """Rebuild the exception a server reported (unknown codes become the base class)."""
         target = _REGISTRY.get(str(body.get("code", "")), BatchpointError)
-        err = target(
+        return target(
             str(body.get("message", "unknown error")),
             field=body.get("field"),
             file=body.get("file"),
             hint=body.get("hint"),
             details=body.get("details") or {},
         )
-        return err
 
 
 _REGISTRY["error"] = BatchpointError

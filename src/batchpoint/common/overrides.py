@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import yaml
@@ -23,10 +24,8 @@ def parse_pairs(pairs: list[str] | None) -> list[tuple[str, Any]]:
             value = raw
         if isinstance(value, dict | list):
             value = raw  # a flow mapping typed on the command line stays a string unless it is JSON-like
-            try:
+            with contextlib.suppress(yaml.YAMLError):
                 value = yaml.safe_load(raw)
-            except yaml.YAMLError:
-                pass
         result.append((key, value))
     return result
 

@@ -10,12 +10,16 @@ from pydantic import BaseModel, Field
 from batchpoint.endpoints.settings import BatchDeploymentSettings
 
 
+def _no_default() -> dict[str, str | None]:
+    return {"deployment_name": None}
+
+
 class BatchEndpoint(BaseModel):
     name: str
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     auth_mode: str = "aad_token"
-    defaults: dict[str, str | None] = Field(default_factory=lambda: {"deployment_name": None})
+    defaults: dict[str, str | None] = Field(default_factory=_no_default)
     deployments: list[str] = Field(default_factory=list)
     scoring_uri: str | None = None
     provisioning_state: str = "Succeeded"
