@@ -5,22 +5,27 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint venv bench clean
+.PHONY: demo test lint venv bench clean compile
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m uv pip install --python $(BIN)/python -q -e ".[dev]"
+	$(BIN)/python -m uv pip install --python $(BIN)/python -q --compile-bytecode -e ".[dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# Byte-compile our sources: some machines set PYTHONDONTWRITEBYTECODE, which makes every CLI call and
+# every worker process recompile everything it imports.
+compile: $(STAMP)
+	@$(BIN)/python -m compileall -q -j 0 src >/dev/null
+
+demo: $(STAMP) compile
 	$(BIN)/python examples/demo/run_demo.py
 
-test: $(STAMP)
+test: $(STAMP) compile
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -28,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy src
 
-bench: $(STAMP)
+bench: $(STAMP) compile
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -1,7 +1,68 @@
-"""`batchpoint batch-endpoint` commands."""
+"""`batchpoint batch-endpoint` commands (create, update, show, list, delete), shaped like `az ml batch-endpoint`."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, YesOpt, client
+from batchpoint.cli.output import OutputFormat, emit
+from batchpoint.common.overrides import parse_pairs
+
 app = typer.Typer(no_args_is_help=True)
+
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="Name of the batch endpoint.")]
+OptionalNameOpt = Annotated[
+    str | None, typer.Option("--name", "-n", help="Name of the batch endpoint (overrides the file's).")
+]
+COLUMNS = ("name", "auth_mode", "scoring_uri", "provisioning_state")
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    file: FileOpt = None,
+    name: OptionalNameOpt = None,
+    set_: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Create a batch endpoint from an endpoint.yml file, or from just a name."""
+    endpoint = client(ctx).batch_endpoints.create_from_file(file, name=name, overrides=parse_pairs(set_))
+    emit(endpoint, output, query, columns=COLUMNS)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    name: OptionalNameOpt = None,
+    file: FileOpt = None,
+    set_: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Change an endpoint, e.g. its default deployment: --set defaults.deployment_name=NAME."""
+    endpoint = client(ctx).batch_endpoints.update(name, overrides=parse_pairs(set_), path=file)
+    emit(endpoint, output, query, columns=COLUMNS)
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """Show a batch endpoint with its deployments and default deployment."""
+    emit(client(ctx).batch_endpoints.get(name), output, query, columns=COLUMNS)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """List the batch endpoints of the workspace."""
+    emit(client(ctx).batch_endpoints.list(), output, query, columns=COLUMNS)
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, name: NameOpt, yes: YesOpt = False) -> None:
+    """Delete a batch endpoint and all its deployments."""
+    if not yes:
+        typer.confirm(f"Delete batch endpoint '{name}' and all its deployments?", abort=True)
+    client(ctx).batch_endpoints.delete(name)
+    typer.echo(f"Deleted batch endpoint '{name}'.", err=True)

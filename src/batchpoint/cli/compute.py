@@ -1,7 +1,115 @@
-"""`batchpoint compute` commands."""
+"""`batchpoint compute` commands, shaped like `az ml compute`."""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated, Any
+
 import typer
 
+from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, YesOpt, client, split_tags
+from batchpoint.cli.output import OutputFormat, emit
+from batchpoint.common.overrides import parse_pairs
+from batchpoint.errors import InvalidInput
+
 app = typer.Typer(no_args_is_help=True)
+
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="Name of the compute.")]
+MinOpt = Annotated[int | None, typer.Option("--min-instances", help="Instances kept when idle.")]
+MaxOpt = Annotated[int | None, typer.Option("--max-instances", help="Most instances a job may use.")]
+AddressOpt = Annotated[str | None, typer.Option("--address", help="ray: ray://HOST:PORT, auto or local.")]
+ResourcesOpt = Annotated[str | None, typer.Option("--resources", help='ray: resources as JSON, e.g. {"GPU": 1}.')]
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", "--tags", help="Tag KEY=VALUE (repeatable).")]
+DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d", help="Description.")]
+COLUMNS = ("name", "type", "min_instances", "max_instances", "address")
+
+
+def _resources(raw: str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"not valid JSON: {exc.msg}", field="--resources") from None
+    if not isinstance(value, dict):
+        raise InvalidInput('expected a JSON object such as {"GPU": 1}', field="--resources")
+    return value
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Name (overrides the file's).")] = None,
+    type_: Annotated[str | None, typer.Option("--type", "-t", help="local, amlcompute (default) or ray.")] = None,
+    min_instances: MinOpt = None,
+    max_instances: MaxOpt = None,
+    address: AddressOpt = None,
+    resources: ResourcesOpt = None,
+    tags: TagOpt = None,
+    description: DescriptionOpt = None,
+    file: FileOpt = None,
+    set_: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Register a compute target that deployments can name (compute: azureml:NAME)."""
+    compute = client(ctx).computes.create(
+        name,
+        type=type_,
+        min_instances=min_instances,
+        max_instances=max_instances,
+        address=address,
+        resources=_resources(resources),
+        description=description,
+        tags=split_tags(tags) or None,
+        file=file,
+        overrides=parse_pairs(set_),
+    )
+    emit(compute, output, query, columns=COLUMNS)
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """Show a compute."""
+    emit(client(ctx).computes.get(name), output, query, columns=COLUMNS)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """List computes, the built-in 'local' first."""
+    emit(client(ctx).computes.list(), output, query, columns=COLUMNS)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    name: NameOpt,
+    min_instances: MinOpt = None,
+    max_instances: MaxOpt = None,
+    address: AddressOpt = None,
+    resources: ResourcesOpt = None,
+    tags: TagOpt = None,
+    description: DescriptionOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Change a compute's settings; tags given are added to its tags."""
+    compute = client(ctx).computes.update(
+        name,
+        min_instances=min_instances,
+        max_instances=max_instances,
+        address=address,
+        resources=_resources(resources),
+        tags=split_tags(tags) or None,
+        description=description,
+    )
+    emit(compute, output, query, columns=COLUMNS)
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, name: NameOpt, yes: YesOpt = False) -> None:
+    """Delete a compute (refused while a batch deployment names it)."""
+    if not yes:
+        typer.confirm(f"Delete compute '{name}'?", abort=True)
+    client(ctx).computes.delete(name)
+    typer.echo(f"Deleted compute '{name}'.", err=True)

@@ -1,7 +1,140 @@
-"""`batchpoint job` commands."""
+"""``batchpoint job ...`` and the job-starting commands of ``batch-endpoint`` (invoke, list-jobs)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from batchpoint.cli.common import OutputOpt, QueryOpt, SetOpt, client
+from batchpoint.cli.output import OutputFormat, emit
+from batchpoint.errors import JobFailed
+from batchpoint.jobs.schemas import Job, JobState
+
 app = typer.Typer(no_args_is_help=True)
+
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="Job name.")]
+JOB_COLUMNS = ["name", "status", "endpoint_name", "deployment_name", "created_at", "duration_seconds", "message"]
+
+
+def _fail_if_unsuccessful(job: Job) -> None:
+    if job.status is not JobState.completed:
+        raise JobFailed(job.message or job.status.value)
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """Show a job: state in plain words, progress, first error, outputs."""
+    emit(client(ctx).jobs.get(name), output, query, columns=JOB_COLUMNS)
+
+
+@app.command("list")
+def list_jobs(
+    ctx: typer.Context,
+    endpoint_name: Annotated[str | None, typer.Option("--endpoint-name", "-e")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    max_results: Annotated[int, typer.Option("--max-results", "-r")] = 100,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """List jobs, newest first."""
+    jobs = client(ctx).jobs.list(endpoint_name=endpoint_name, status=status, limit=max_results)
+    emit(jobs, output, query, columns=JOB_COLUMNS)
+
+
+@app.command("stream")
+def stream(ctx: typer.Context, name: NameOpt) -> None:
+    """Follow a job with a live progress bar; exits 1 if it does not complete."""
+    _fail_if_unsuccessful(client(ctx).jobs.stream(name))
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """Cancel a job: its workers stop within seconds and no partial output is published."""
+    emit(client(ctx).jobs.cancel(name), output, query, columns=JOB_COLUMNS)
+
+
+@app.command("resume")
+def resume(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
+    """Continue a job whose driver died, from its committed mini-batches."""
+    emit(client(ctx).jobs.resume(name), output, query, columns=JOB_COLUMNS)
+
+
+@app.command("logs")
+def logs(
+    ctx: typer.Context,
+    name: NameOpt,
+    file: Annotated[str | None, typer.Option("--file", help="A file under the job's logs folder.")] = None,
+) -> None:
+    """Print the job's result and progress logs, or one log file."""
+    sys.stdout.write(client(ctx).jobs.logs(name, file))
+
+
+@app.command("download")
+def download(
+    ctx: typer.Context,
+    name: NameOpt,
+    output_name: Annotated[str | None, typer.Option("--output-name")] = "score",
+    download_path: Annotated[Path, typer.Option("--download-path", "-p")] = Path("."),
+    all_: Annotated[bool, typer.Option("--all", help="Also download the logs.")] = False,
+) -> None:
+    """Download a job's output to DOWNLOAD_PATH/named-outputs/<output-name>/."""
+    dest = client(ctx).jobs.download(name, output_name=output_name, download_path=download_path, all=all_)
+    typer.echo(f"Downloaded to {dest}")
+
+
+def register_invoke(endpoint_app: typer.Typer, deployment_app: typer.Typer) -> None:
+    """Add ``batch-endpoint invoke`` / ``list-jobs`` and ``batch-deployment list-jobs``."""
+
+    @endpoint_app.command("invoke")
+    def invoke(
+        ctx: typer.Context,
+        name: Annotated[str, typer.Option("--name", "-n", help="Endpoint name.")],
+        input: Annotated[str | None, typer.Option("--input", "-i", help="Folder, file, glob, azureml:DATA@latest or azureml://datastores/... URI.")] = None,  # noqa: A002, E501
+        input_type: Annotated[str | None, typer.Option("--input-type", help="uri_folder or uri_file.")] = None,
+        deployment_name: Annotated[str | None, typer.Option("--deployment-name", "-d")] = None,
+        output_path: Annotated[str | None, typer.Option("--output-path")] = None,
+        mini_batch_size: Annotated[int | None, typer.Option("--mini-batch-size", "-m")] = None,
+        instance_count: Annotated[int | None, typer.Option("--instance-count", "-c")] = None,
+        job_name: Annotated[str | None, typer.Option("--job-name")] = None,
+        experiment_name: Annotated[str | None, typer.Option("--experiment-name")] = None,
+        file: Annotated[Path | None, typer.Option("--file", "-f", help="inputs.yml with inputs:/outputs: maps.")] = None,
+        set_: SetOpt = None,
+        stream_: Annotated[bool, typer.Option("--stream", help="Follow the job until it ends.")] = False,
+        output: OutputOpt = OutputFormat.json,
+        query: QueryOpt = None,
+    ) -> None:
+        """Start a batch job on the endpoint's default (or named) deployment; prints the job at once."""
+        c = client(ctx)
+        job = c.batch_endpoints.invoke(
+            name, input=input, input_type=input_type, deployment_name=deployment_name, output_path=output_path,
+            mini_batch_size=mini_batch_size, instance_count=instance_count, job_name=job_name,
+            experiment_name=experiment_name, overrides=set_, inputs_file=file,
+        )  # fmt: skip
+        emit(job, output, query, columns=JOB_COLUMNS)
+        if stream_:
+            sys.stdout.flush()
+            _fail_if_unsuccessful(c.jobs.stream(job.name))
+
+    @endpoint_app.command("list-jobs")
+    def list_endpoint_jobs(
+        ctx: typer.Context,
+        name: Annotated[str, typer.Option("--name", "-n")],
+        output: OutputOpt = OutputFormat.json,
+        query: QueryOpt = None,
+    ) -> None:
+        """List the jobs of an endpoint."""
+        emit(client(ctx).jobs.list(endpoint_name=name), output, query, columns=JOB_COLUMNS)
+
+    @deployment_app.command("list-jobs")
+    def list_deployment_jobs(
+        ctx: typer.Context,
+        name: Annotated[str, typer.Option("--name", "-n")],
+        endpoint_name: Annotated[str, typer.Option("--endpoint-name", "-e")],
+        output: OutputOpt = OutputFormat.json,
+        query: QueryOpt = None,
+    ) -> None:
+        """List the jobs of one deployment."""
+        emit(client(ctx).jobs.list(endpoint_name=endpoint_name, deployment_name=name), output, query, columns=JOB_COLUMNS)

@@ -49,6 +49,7 @@ app.add_typer(data.app, name="data", help="Register and manage data assets.")
 app.add_typer(compute.app, name="compute", help="Register and manage compute targets.")
 app.add_typer(batch_endpoint.app, name="batch-endpoint", help="Batch endpoints: create, invoke, list jobs.")
 app.add_typer(batch_deployment.app, name="batch-deployment", help="Deployments behind batch endpoints.")
+job.register_invoke(batch_endpoint.app, batch_deployment.app)
 app.add_typer(job.app, name="job", help="Batch jobs: show, stream, logs, cancel, resume, download.")
 
 
@@ -66,10 +67,8 @@ def run() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # click usage errors (typer bundles its own click) and anything unexpected
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         raise

@@ -1,7 +1,137 @@
-"""`batchpoint model` commands."""
+"""`batchpoint model` commands, shaped like `az ml model`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, YesOpt, client, split_tags
+from batchpoint.cli.output import OutputFormat, emit
+from batchpoint.common.overrides import parse_pairs
+from batchpoint.errors import InvalidInput
+
 app = typer.Typer(no_args_is_help=True)
+
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="Name of the model.")]
+OptionalNameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the model (overrides the file's).")]
+VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: the latest).")]
+AllVersionsOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: every version).")]
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", "--tags", help="Tag KEY=VALUE (repeatable).")]
+DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d", help="Description.")]
+ArchivedOpt = Annotated[bool, typer.Option("--include-archived", help="Also list archived versions.")]
+COLUMNS = ("name", "version", "type", "path", "archived", "description")
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: OptionalNameOpt = None,
+    path: Annotated[str | None, typer.Option("--path", "-p", help="File or folder to register.")] = None,
+    version: Annotated[str | None, typer.Option("--version", "-v", help="Version (default: next number).")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="custom_model or mlflow_model (default: detect).")] = None,
+    tags: TagOpt = None,
+    description: DescriptionOpt = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="Stage label, e.g. Development.")] = None,
+    file: FileOpt = None,
+    set_: SetOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Register a model version: its files are copied into the workspace and never change."""
+    model = client(ctx).models.create(
+        name,
+        path,
+        version=version,
+        type=type_,
+        description=description,
+        tags=split_tags(tags) or None,
+        stage=stage,
+        file=file,
+        overrides=parse_pairs(set_),
+    )
+    emit(model, output, query, columns=COLUMNS)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: NameOpt,
+    version: VersionOpt = None,
+    label: Annotated[str | None, typer.Option("--label", "-l", help="Only 'latest' is supported.")] = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Show one version of a model (the latest by default, or with --label latest)."""
+    if label is not None and label != "latest":
+        raise InvalidInput(f"unknown label '{label}'; only 'latest' is supported", field="--label")
+    if label is not None and version is not None:
+        raise InvalidInput("give --version or --label, not both", field="--label")
+    emit(client(ctx).models.get(name, version), output, query, columns=COLUMNS)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Only the versions of this model.")] = None,
+    include_archived: ArchivedOpt = False,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """List model versions (archived ones only with --include-archived)."""
+    emit(client(ctx).models.list(name, include_archived=include_archived), output, query, columns=COLUMNS)
+
+
+@app.command("download")
+def download(
+    ctx: typer.Context,
+    name: NameOpt,
+    version: VersionOpt = None,
+    download_path: Annotated[
+        Path, typer.Option("--download-path", help="Folder to download into (a NAME sub-folder is made).")
+    ] = Path("."),
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Copy a model's registered files to DOWNLOAD_PATH/NAME/."""
+    target = client(ctx).models.download(name, version, download_path / name)
+    emit({"name": name, "path": str(target.resolve())}, output, query)
+
+
+@app.command("archive")
+def archive(
+    ctx: typer.Context,
+    name: NameOpt,
+    version: AllVersionsOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Archive a version (or every version): hidden from lists and @latest, still usable by version."""
+    emit(client(ctx).models.archive(name, version), output, query, columns=COLUMNS)
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    name: NameOpt,
+    version: AllVersionsOpt = None,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Bring an archived version (or every version) back."""
+    emit(client(ctx).models.restore(name, version), output, query, columns=COLUMNS)
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: NameOpt,
+    version: Annotated[str, typer.Option("--version", "-v", help="Version to delete.")],
+    yes: YesOpt = False,
+) -> None:
+    """Delete one model version (refused while a batch deployment uses it)."""
+    if not yes:
+        typer.confirm(f"Delete model '{name}' version '{version}'?", abort=True)
+    client(ctx).models.delete(name, version)
+    typer.echo(f"Deleted model '{name}' version '{version}'.", err=True)

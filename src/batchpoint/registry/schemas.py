@@ -22,6 +22,7 @@ class Model(BaseModel):
     manifest: str
     size_bytes: int = 0
     flavors: dict[str, Any] = Field(default_factory=dict)
+    stage: str | None = None
     archived: bool = False
     created_at: datetime | None = None
     created_by: str | None = None
@@ -41,8 +42,13 @@ class Environment(BaseModel):
     pip_requirements: list[str] | None = None
     python_version: str | None = None
     spec_hash: str
+    properties: dict[str, Any] = Field(default_factory=dict)
+    build: dict[str, Any] | None = None
+    """Recorded as given (a Docker build context); batchpoint builds from conda/pip definitions instead."""
+    inference_config: dict[str, Any] | None = None
     archived: bool = False
     created_at: datetime | None = None
+    created_by: str | None = None
 
     @property
     def id(self) -> str:
@@ -54,10 +60,13 @@ class Data(BaseModel):
     version: str
     type: Literal["uri_file", "uri_folder", "mltable"] = "uri_folder"
     path: str
+    """An absolute local path, or an ``azureml://datastores/<name>/paths/<path>`` URI."""
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
     archived: bool = False
     created_at: datetime | None = None
+    created_by: str | None = None
 
     @property
     def id(self) -> str:

@@ -1,0 +1,217 @@
+"""The batchpoint demo (``make demo``): a batch endpoint scored end to end with the real CLI.
+
+It trains the heart-sklearn example's model, creates a fresh workspace in ``./demo-workspace/``
+(git-ignored, re-created on every run), registers the model, creates the endpoint and the deployment
+from the Azure-style YAML files, invokes the endpoint on a folder of CSV files, streams the job's
+progress and prints the first lines of ``predictions.csv``.
+
+Every step is a ``batchpoint`` command run in a subprocess and printed as a shell transcript, so the
+output can be replayed by hand. Any failing step stops the demo with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = Path("examples") / "heart-sklearn"
+WORKSPACE = Path("demo-workspace")
+ENDPOINT = "heart-batch"
+MODEL = "heart-classifier"
+COMPUTE = "batch-cluster"
+OUTPUT_FILE = "predictions.csv"
+HEAD_LINES = 10
+
+COMMAND_TIMEOUT = 300  # seconds for a management command (the first one may import a lot)
+JOB_TIMEOUT = 1800  # seconds for `job stream`, which returns when the job ends
+
+BOLD, DIM, RED, GREEN, RESET = (
+    ("\033[1m", "\033[2m", "\033[31m", "\033[32m", "\033[0m") if sys.stdout.isatty() else ("",) * 5
+)
+
+
+class DemoError(Exception):
+    """A step failed; the message says which and what to look at."""
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def show_command(display: str) -> None:
+    say(f"{BOLD}$ {display}{RESET}")
+
+
+def find_cli() -> Path:
+    """The ``batchpoint`` console script installed next to the running interpreter."""
+    bin_dir = Path(sys.executable).parent  # not resolved: keep the virtual environment's bin folder
+    for name in ("batchpoint", "batchpoint.exe"):
+        candidate = bin_dir / name
+        if candidate.is_file():
+            return candidate
+    raise DemoError(
+        f"the 'batchpoint' command is not installed next to {sys.executable}; "
+        "run the demo with 'make demo', which installs batchpoint into .venv"
+    )
+
+
+def demo_env() -> dict[str, str]:
+    """The environment of every command: always the demo workspace, always embedded mode."""
+    env = dict(os.environ)
+    for key in ("BATCHPOINT_SERVER", "BATCHPOINT_TOKEN", "BATCHPOINT_DATABASE_URL"):
+        env.pop(key, None)
+    env["BATCHPOINT_WORKSPACE"] = str(ROOT / WORKSPACE)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    if not sys.stdout.isatty():
+        env.setdefault("COLUMNS", "160")  # tables stay readable in CI logs and when piped to a file
+    return env
+
+
+class Shell:
+    """Runs the demo's commands from the repository root and prints them as a transcript."""
+
+    def __init__(self, cli: Path) -> None:
+        self.cli = cli
+        self.env = demo_env()
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        display: str | None = None,
+        capture: bool = False,
+        timeout: float = COMMAND_TIMEOUT,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``batchpoint ARGS``; with ``capture`` its standard output is returned, not printed."""
+        return self.execute(
+            [str(self.cli), *args], display or shlex.join(["batchpoint", *args]), capture, timeout, check
+        )
+
+    def execute(
+        self, argv: list[str], display: str, capture: bool = False, timeout: float = COMMAND_TIMEOUT, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        if not capture:
+            show_command(display)
+        try:
+            done = subprocess.run(
+                argv,
+                cwd=ROOT,
+                env=self.env,
+                text=True,
+                stdout=subprocess.PIPE if capture else None,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise DemoError(f"'{display}' did not finish within {timeout:.0f} seconds") from None
+        if check and done.returncode != 0:
+            raise DemoError(f"'{display}' exited with status {done.returncode} (its error is printed above)")
+        return done
+
+
+def fresh_workspace_folder() -> None:
+    """Remove the previous run's workspace; refuse to delete a folder the demo did not make."""
+    folder = ROOT / WORKSPACE
+    if not folder.exists():
+        return
+    if not folder.is_dir() or not ((folder / ".batchpoint").is_dir() or not any(folder.iterdir())):
+        raise DemoError(f"'{folder}' exists but is not a demo workspace; move it away and run the demo again")
+    shutil.rmtree(folder)
+
+
+def predictions_path(shell: Shell, job: str) -> Path:
+    """Where the job wrote its ``score`` output, as ``job show`` reports it (or the default place)."""
+    default = ROOT / WORKSPACE / ".batchpoint" / "jobs" / job / "outputs" / "score" / OUTPUT_FILE
+    done = shell.run(
+        ["job", "show", "-n", job, "--query", "outputs.score.path", "-o", "tsv"], capture=True, check=False
+    )
+    reported = (done.stdout or "").strip() if done.returncode == 0 else ""
+    if reported.startswith("file://"):
+        reported = reported[len("file://") :]
+    if reported and "://" not in reported:
+        path = Path(reported)
+        path = path if path.is_absolute() else ROOT / path
+        if path.is_dir():
+            path = path / OUTPUT_FILE
+        if path.is_file():
+            return path
+    return default
+
+
+def print_head(path: Path) -> None:
+    if not path.is_file():
+        raise DemoError(f"the job reported success but {path} does not exist")
+    try:
+        shown = path.relative_to(ROOT)
+    except ValueError:
+        shown = path
+    show_command(f"head -n {HEAD_LINES} {shown}")
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        lines = handle.readlines()
+    for line in lines[:HEAD_LINES]:
+        say(line.rstrip("\n"))
+    say(f"{DIM}... {max(len(lines) - 1, 0)} prediction rows and a header line in total{RESET}")
+
+
+def set_up(shell: Shell) -> None:
+    """Train, create the workspace, register the model and deploy it."""
+    shell.execute([sys.executable, str(EXAMPLE / "train.py")], f"python {EXAMPLE / 'train.py'}")
+    fresh_workspace_folder()
+    shell.run(["init", str(WORKSPACE)])
+    show_command(f"export BATCHPOINT_WORKSPACE=$PWD/{WORKSPACE}")
+    shell.run(["compute", "create", "-n", COMPUTE, "--type", "amlcompute", "--max-instances", "2"])
+    shell.run(["model", "create", "-n", MODEL, "-p", str(EXAMPLE / "model"), "--type", "custom_model"])
+    shell.run(["batch-endpoint", "create", "-f", str(EXAMPLE / "endpoint.yml")])
+    shell.run(["batch-deployment", "create", "-f", str(EXAMPLE / "deployment.yml"), "--set-default"])
+
+
+def score(shell: Shell) -> str:
+    """Invoke the endpoint, follow the job to its end, show it; returns the job name."""
+    invoke = ["batch-endpoint", "invoke", "-n", ENDPOINT, "--input", str(EXAMPLE / "data"), "--query", "name"]
+    show_command(f"JOB=$({shlex.join(['batchpoint', *invoke, '-o', 'tsv'])})")
+    job = shell.run([*invoke, "-o", "tsv"], capture=True).stdout.strip()
+    if not job or len(job.split()) != 1:
+        raise DemoError(f"'batchpoint batch-endpoint invoke' printed {job!r} instead of a job name")
+    show_command("echo $JOB")
+    say(job)
+
+    streamed = shell.run(
+        ["job", "stream", "-n", job], display="batchpoint job stream -n $JOB", timeout=JOB_TIMEOUT, check=False
+    )
+    shell.run(["job", "show", "-n", job, "-o", "table"], display="batchpoint job show -n $JOB -o table", check=False)
+    if streamed.returncode != 0:
+        raise DemoError(f"job {job} did not complete (see 'batchpoint job show -n {job}' above for the reason)")
+    return job
+
+
+def main() -> int:
+    os.chdir(ROOT)
+    try:
+        shell = Shell(find_cli())
+        set_up(shell)
+        job = score(shell)
+        print_head(predictions_path(shell, job))
+    except DemoError as exc:
+        say()
+        print(f"{RED}demo failed: {exc}{RESET}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\ndemo interrupted", file=sys.stderr)
+        return 130
+    say()
+    say(f"{GREEN}Demo finished.{RESET} The workspace is kept in ./{WORKSPACE}/ to explore, for example:")
+    say(f"  export BATCHPOINT_WORKSPACE=$PWD/{WORKSPACE}")
+    say(f"  batchpoint job show -n {job}")
+    say(f"  batchpoint job download -n {job} --output-name score --download-path out/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""``client.data``: register and find data assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from batchpoint.registry.schemas import Data
+from batchpoint.registry.specs import DataSpec, spec_from_fields
+
+if TYPE_CHECKING:
+    from batchpoint.services import Services
+
+
+class DataOperations:
+    """Data assets of one workspace."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def create(
+        self,
+        name: str | None = None,
+        path: str | Path | None = None,
+        *,
+        type: str | None = None,
+        version: str | int | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        file: str | Path | None = None,
+        overrides: list[tuple[str, Any]] | None = None,
+    ) -> Data:
+        """Register a data asset from arguments, or from a data YAML (``file``) they override."""
+        fields = {
+            "name": name,
+            "path": None if path is None else str(path),
+            "type": type,
+            "version": version,
+            "description": description,
+            "tags": tags,
+        }
+        service = self._services.data
+        if file is not None:
+            return service.create_from_file(Path(file), overrides=overrides, **fields)
+        return service.create(spec_from_fields(DataSpec, fields, overrides))
+
+    def get(self, name: str, version: str | None = None) -> Data:
+        return self._services.data.get(name, version)
+
+    def resolve(self, ref: str) -> Data:
+        return self._services.data.resolve(ref)
+
+    def list(self, name: str | None = None, *, include_archived: bool = False) -> list[Data]:
+        return self._services.data.list(name, include_archived=include_archived)
+
+    def archive(self, name: str, version: str | None = None) -> Data:
+        return self._services.data.archive(name, version)
+
+    def restore(self, name: str, version: str | None = None) -> Data:
+        return self._services.data.restore(name, version)
+
+    def delete(self, name: str, version: str) -> None:
+        self._services.data.delete(name, version)

@@ -1,0 +1,68 @@
+"""``client.environments``: register and find Python environments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from batchpoint.registry.environments import PATH_FIELDS
+from batchpoint.registry.schemas import Environment
+from batchpoint.registry.specs import EnvironmentSpec, spec_from_fields
+
+if TYPE_CHECKING:
+    from batchpoint.services import Services
+
+
+class EnvironmentOperations:
+    """Environments of one workspace."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def create(
+        self,
+        name: str | None = None,
+        *,
+        version: str | int | None = None,
+        image: str | None = None,
+        conda_file: str | Path | None = None,
+        pip_requirements: str | Path | None = None,
+        python_version: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        file: str | Path | None = None,
+        overrides: list[tuple[str, Any]] | None = None,
+    ) -> Environment:
+        """Register an environment from arguments, or from an environment YAML (``file``) they override."""
+        fields = {
+            "name": name,
+            "version": version,
+            "image": image,
+            "conda_file": None if conda_file is None else str(conda_file),
+            "pip_requirements": None if pip_requirements is None else str(pip_requirements),
+            "python_version": python_version,
+            "description": description,
+            "tags": tags,
+        }
+        service = self._services.environments
+        if file is not None:
+            return service.create_from_file(Path(file), overrides=overrides, **fields)
+        return service.create(spec_from_fields(EnvironmentSpec, fields, overrides, path_fields=PATH_FIELDS))
+
+    def get(self, name: str, version: str | None = None) -> Environment:
+        return self._services.environments.get(name, version)
+
+    def resolve(self, ref: str) -> Environment:
+        return self._services.environments.resolve(ref)
+
+    def list(self, name: str | None = None, *, include_archived: bool = False) -> list[Environment]:
+        return self._services.environments.list(name, include_archived=include_archived)
+
+    def archive(self, name: str, version: str | None = None) -> Environment:
+        return self._services.environments.archive(name, version)
+
+    def restore(self, name: str, version: str | None = None) -> Environment:
+        return self._services.environments.restore(name, version)
+
+    def delete(self, name: str, version: str) -> None:
+        self._services.environments.delete(name, version)

@@ -1,0 +1,55 @@
+"""``client.jobs``: show, list, stream, cancel, resume, logs, download."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batchpoint.jobs.schemas import Job
+
+if TYPE_CHECKING:
+    from batchpoint.services import Services
+
+
+class JobOperations:
+    """Batch jobs."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def get(self, name: str) -> Job:
+        return self._services.jobs.get(name)
+
+    show = get
+
+    def list(
+        self, *, endpoint_name: str | None = None, deployment_name: str | None = None, status: str | None = None,
+        limit: int = 100,
+    ) -> list[Job]:  # fmt: skip
+        return self._services.jobs.list(
+            endpoint_name=endpoint_name, deployment_name=deployment_name, status=status, limit=limit
+        )
+
+    def wait(self, name: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None) -> Job:
+        return self._services.jobs.wait(name, timeout=timeout, on_update=on_update)
+
+    def stream(self, name: str) -> Job:
+        """Show a live progress bar until the job ends; returns the final job."""
+        from batchpoint.jobs.progress import stream
+
+        return stream(self, name)
+
+    def cancel(self, name: str) -> Job:
+        return self._services.jobs.cancel(name)
+
+    def resume(self, name: str) -> Job:
+        return self._services.jobs.resume(name)
+
+    def logs(self, name: str, file: str | None = None) -> str:
+        return self._services.jobs.read_log(name, file)
+
+    def download(
+        self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False  # noqa: A002
+    ) -> Path:
+        return self._services.jobs.download(name, output_name=output_name, download_path=download_path, all=all)

@@ -1,0 +1,1 @@
+"""Where mini-batches run: a small contract (``base.Executor``) and its implementations."""

@@ -1,0 +1,66 @@
+"""The job driver process: ``python -m batchpoint.jobs.driver --workspace W --job NAME --epoch N``.
+
+In embedded mode ``invoke`` starts one detached driver per job (double fork, new session), so
+closing the terminal or ending the calling program does not stop the job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def spawn(workspace_root: Path, job_name: str, epoch: int, log_file: Path) -> None:
+    """Start a detached driver; returns once it is running on its own (its pid lands in the database)."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "batchpoint.jobs.driver", "--workspace", str(workspace_root),
+             "--job", job_name, "--epoch", str(epoch), "--detach"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True,
+        )  # fmt: skip
+        proc.wait()
+
+
+def _detach() -> None:
+    """Fork once more so the driver is nobody's child (no zombie, reaped by init when it ends)."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="batchpoint-driver")
+    parser.add_argument("--workspace", required=True)
+    parser.add_argument("--job", required=True)
+    parser.add_argument("--epoch", type=int, required=True)
+    parser.add_argument("--detach", action="store_true")
+    args = parser.parse_args(argv)
+    if args.detach:
+        _detach()
+    from batchpoint.config import Settings
+    from batchpoint.jobs.engine import JobRunner
+    from batchpoint.services import Services
+    from batchpoint.workspace import Workspace
+
+    workspace = Workspace(Path(args.workspace), Settings())
+    ctx = Services(workspace)
+    log_dir = workspace.layout.job_dir(args.job) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        filename=log_dir / "driver.log",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s [epoch " + str(args.epoch) + "] %(message)s",
+    )
+    state = JobRunner(ctx, args.job, args.epoch).run()
+    logging.getLogger("batchpoint.driver").info("driver finished: %s", state.value)
+    workspace.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

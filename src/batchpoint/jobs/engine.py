@@ -1,0 +1,530 @@
+"""The job driver's main loop: plan, lease, dispatch, time out, retry, commit, merge.
+
+One driver runs one job. It is the only writer of the job's mini-batch rows (fenced by its epoch)
+and talks to workers through an ``Executor``. Each loop iteration gathers what workers reported,
+decides, writes all of it in one transaction, and only then sends new tasks — so every task a
+worker holds has a lease in the database before the worker can answer it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from batchpoint.executors.base import Executor
+from batchpoint.executors.messages import ErrorInfo, Exited, InitFailed, Ready, TaskMessage, TaskResult, WorkerEvent
+from batchpoint.jobs import inputs, merge
+from batchpoint.jobs.joblogs import JobLogs
+from batchpoint.jobs.ledger import Batch, Ledger, Pending, Superseded
+from batchpoint.jobs.plan import PlanReader, write_plan
+from batchpoint.jobs.scheduler import Attempt, PendingQueue, Slot
+from batchpoint.jobs.schemas import JobState, RunSpec
+from batchpoint.store.tables import JobRow
+
+if TYPE_CHECKING:
+    from batchpoint.services import Services
+
+log = logging.getLogger("batchpoint.driver")
+
+
+class JobAbort(Exception):
+    """The job must stop now: ``state`` and a reason in plain words."""
+
+    def __init__(self, state: JobState, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.reason = reason
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "worker exited"
+    if code < 0:
+        try:
+            return f"worker killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"worker killed by signal {-code}"
+    return f"worker exited with code {code}"
+
+
+class JobRunner:
+    """Runs one job to a final state."""
+
+    def __init__(self, ctx: Services, job_name: str, epoch: int, executor_factory: Any = None) -> None:
+        self.ctx = ctx
+        self.engine = ctx.settings.engine
+        with ctx.db.read() as s:
+            row = s.query(JobRow).filter(JobRow.name == job_name).one()
+            self.job_id = row.id
+            self.job_name = row.name
+            self.spec = RunSpec.model_validate(row.spec)
+            self.planned = row.mb_total > 0  # set only once planning has finished
+        self.epoch = epoch
+        self.ledger = Ledger(ctx.db, self.job_id, epoch)
+        self.job_dir = ctx.layout.job_dir(job_name)
+        self.logs = JobLogs(self.job_dir)
+        self.parts_dir = self.job_dir / "parts"
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = self.spec.settings
+        self.n_workers = self.settings.workers
+        self.executor_factory = executor_factory
+        self.executor: Executor | None = None
+        self.slots: dict[str, Slot] = {}
+        self.pending = PendingQueue(self.ledger.fetch_pending)
+        self.batch = Batch()
+        self.totals: dict[str, int] = {}
+        self.retries = 0
+        self.init_failures = 0
+        self.first_error: dict[str, Any] | None = None
+        self.reader: PlanReader | None = None
+        self.runtime: Any = None
+        self._last_beat = 0.0
+        self._last_progress = 0.0
+        self._started = time.monotonic()
+        self._items_at_start = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def run(self) -> JobState:
+        try:
+            self._start()
+            self._loop()
+            return self._finish()
+        except JobAbort as abort:
+            return self._abort(abort.state, abort.reason)
+        except Superseded:
+            log.warning("a newer driver took over this job; exiting")
+            self._shutdown_workers(kill=True)
+            return JobState.running
+        except Exception as exc:
+            log.exception("driver failed")
+            return self._abort(JobState.failed, f"internal error in the job driver: {type(exc).__name__}: {exc}")
+        finally:
+            if self.reader:
+                self.reader.close()
+            self.logs.close()
+
+    def _start(self) -> None:
+        from batchpoint.jobs.prepare import prepare_runtime
+
+        now = time.time()
+        self.ledger.set_state(
+            JobState.preparing, started_at=now, heartbeat_at=now, driver_pid=os.getpid(), driver_host=socket.gethostname()
+        )
+        runtime = prepare_runtime(self.ctx, self.spec, self.job_dir)
+        self.ledger.set_state(JobState.preparing, environment=_json(runtime.environment))
+        self.runtime = runtime
+        self.executor = self._make_executor(runtime)
+        for _ in range(self.n_workers):
+            self._start_worker()
+        if not self.planned:
+            self._plan()
+        released = self.ledger.reset_in_flight()
+        if released:
+            log.info("resuming: %d mini-batch(es) that were in flight are pending again", released)
+        self.totals = self.ledger.totals()
+        self._items_at_start = self.totals["items_ok"] + self.totals["items_failed"]
+        self.reader = PlanReader(self.job_dir / "plan" / "files.jsonl")
+        self.ledger.set_state(JobState.running, **self.totals)
+        self.logs.progress(f"running with {self.n_workers} worker(s); {self.totals['mb_total']} mini-batches")
+
+    def _make_executor(self, runtime: Any) -> Executor:
+        if self.executor_factory is not None:
+            executor: Executor = self.executor_factory(self, runtime)
+            return executor
+        from batchpoint.executors.local import LocalExecutor
+
+        return LocalExecutor(
+            config_file=runtime.config_file,
+            log_dir=self.logs.dir,
+            cwd=runtime.cwd,
+            python=runtime.python,
+            env=runtime.env,
+        )
+
+    def _plan(self) -> None:
+        files = inputs.iter_files(self.spec.input)
+        n_batches, n_files = write_plan(
+            self.ctx.db, self.job_id, files, self.job_dir / "plan" / "files.jsonl", self.settings.mini_batch_size
+        )
+        if n_files == 0:
+            raise JobAbort(JobState.failed, f"the input '{self.spec.input.path}' has no files to score")
+        self.ledger.set_state(JobState.preparing, mb_total=n_batches, items_total=n_files)
+        log.info("planned %d files in %d mini-batches", n_files, n_batches)
+
+    def _start_worker(self) -> None:
+        assert self.executor is not None
+        worker = self.executor.start_worker()
+        self.slots[worker] = Slot(worker)
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        assert self.executor is not None
+        while True:
+            events = self.executor.poll(0.02 if self._busy() else 0.2)
+            for event in events:
+                self._on_event(event)
+            now = time.monotonic()
+            self._check_timeouts(now)
+            self._check_leases(now)
+            sends = self._refill()
+            self._flush(now)
+            for worker, task in sends:
+                self.executor.send(worker, task)
+            if self._done():
+                return
+
+    def _busy(self) -> bool:
+        return any(slot.queue for slot in self.slots.values())
+
+    def _done(self) -> bool:
+        in_flight = any(slot.queue for slot in self.slots.values() if not slot.lost)
+        return not in_flight and self.pending.empty()
+
+    def _on_event(self, event: WorkerEvent) -> None:
+        slot = self.slots.get(event.worker)
+        if slot is None:
+            return
+        slot.last_seen = time.monotonic()
+        message = event.message
+        if isinstance(message, TaskResult):
+            self._on_result(slot, message)
+        elif isinstance(message, Ready):
+            slot.ready = True
+            self.init_failures = 0
+            slot.head_started = time.monotonic()
+        elif isinstance(message, InitFailed):
+            self._on_init_failed(slot, message)
+        elif isinstance(message, Exited):
+            self._on_exit(slot, message.returncode)
+
+    def _on_init_failed(self, slot: Slot, message: InitFailed) -> None:
+        error = message.error.model_dump()
+        self.init_failures += 1
+        self.logs.user_error(slot.worker, "init() failed", error)
+        self._record_first_error({**error, "phase": "init", "worker": slot.worker})
+        limit = self.engine.init_failures_per_worker * self.n_workers
+        if self.init_failures >= limit:
+            raise JobAbort(
+                JobState.failed,
+                f"init() of the scoring script failed {self.init_failures} times in a row: "
+                f"{message.error.exception}: {message.error.message}",
+            )
+
+    def _on_exit(self, slot: Slot, code: int | None) -> None:
+        del self.slots[slot.worker]
+        if slot.lost or self.executor is None:
+            return
+        reason = slot.kill_reason or describe_exit(code)
+        if not slot.ready and slot.kill_reason is None:
+            # Died before init() finished without saying why (os._exit, a segfault): an init failure too.
+            info = ErrorInfo(exception="WorkerLost", message=f"{reason} during init()")
+            self._on_init_failed(slot, InitFailed(t="init_failed", pid=0, error=info))
+        timed_out = slot.timed_out
+        for position, attempt in enumerate(list(slot.queue)):
+            if position == 0 and slot.ready:
+                kind = "Timeout" if timed_out else "WorkerLost"
+                error = {"exception": kind, "message": reason, "traceback": ""}
+                self._attempt_failed(slot, attempt, error, None, result="timeout" if timed_out else "crashed")
+            else:
+                self._release(attempt, slot.worker, "not started: " + reason)
+        slot.queue.clear()
+        if not self.pending.empty() or self._busy():
+            self._start_worker()
+
+    def _on_result(self, slot: Slot, message: TaskResult) -> None:
+        attempt = None if slot.lost else slot.pop(message.token)
+        if attempt is None:
+            self._reject_late(slot, message)
+            return
+        if message.ok:
+            self._commit(slot, attempt, message)
+        else:
+            error = message.error.model_dump() if message.error else {"exception": "Error", "message": "run() failed"}
+            self._attempt_failed(slot, attempt, error, message.elapsed, result="failed")
+
+    def _reject_late(self, slot: Slot, message: TaskResult) -> None:
+        """A result for a lease this driver no longer honours (the worker lost it): never committed."""
+        log.warning("rejected late result of mini-batch %d from %s (lease was reassigned)", message.mb, slot.worker)
+        self.logs.attempt(message.mb, 0, slot.worker, message.elapsed, "rejected", 0, 0, "late result: lease reassigned")
+        self._remove_part(message.mb, message.token)
+        if slot.lost and self.executor is not None:
+            self.executor.kill(slot.worker)
+
+    # -- outcomes ----------------------------------------------------------------------------------
+    def _commit(self, slot: Slot, attempt: Attempt, message: TaskResult) -> None:
+        ok = min(message.returned, attempt.count)
+        failed = attempt.count - ok
+        records = self._item_error_records(attempt, message, failed)
+        if records:
+            self.logs.write_item_errors(attempt.idx, records)
+            self._record_first_error(records[0])
+        self.batch.commits.append(
+            {
+                "idx": attempt.idx, "token": attempt.token, "worker": slot.worker, "items_ok": ok,
+                "items_failed": failed, "part": attempt.part if message.part_size is not None else None,
+                "part_size": message.part_size, "elapsed": message.elapsed,
+            }
+        )  # fmt: skip
+        self.totals["mb_done"] += 1
+        self.totals["items_ok"] += ok
+        self._count_failed_items(failed)
+        result = "ok" if failed == 0 else "partial"
+        self.logs.attempt(attempt.idx, attempt.attempt, slot.worker, message.elapsed, result, ok, failed)
+
+    def _item_error_records(self, attempt: Attempt, message: TaskResult, failed: int) -> list[dict[str, Any]]:
+        base = {"mini_batch": attempt.idx, "attempt": attempt.attempt}
+        if message.item_errors:
+            return [{"file": e.get("file"), **base, **{k: v for k, v in e.items() if k != "file"}} for e in message.item_errors]
+        if failed:
+            text = f"run() returned {message.returned} result(s) for {attempt.count} input file(s)"
+            return [{"file": None, **base, "exception": "MissingResults", "message": text, "traceback": ""}] * failed
+        return []
+
+    def _attempt_failed(
+        self, slot: Slot, attempt: Attempt, error: dict[str, Any], elapsed: float | None, *, result: str
+    ) -> None:
+        attempts = attempt.attempts_before + 1
+        self.logs.attempt(attempt.idx, attempt.attempt, slot.worker, elapsed, result, 0, attempt.count, error["message"])
+        self.logs.user_error(slot.worker, f"run() failed on mini-batch {attempt.idx} attempt {attempt.attempt}", error)
+        file_hint = attempt.files[0] if len(attempt.files) == 1 else None
+        self._record_first_error({**error, "file": file_hint, "mini_batch": attempt.idx, "attempt": attempt.attempt})
+        self._remove_part(attempt.idx, attempt.token)
+        if attempts <= self.settings.retry_settings.max_retries:
+            self.retries += 1
+            self.batch.retries.append({"idx": attempt.idx, "token": attempt.token, "attempts": attempts})
+            self.pending.push_retry(Pending(attempt.idx, -1, attempt.count, attempts))
+            return
+        records = [{**error, "file": f, "mini_batch": attempt.idx, "attempt": attempt.attempt} for f in attempt.files]
+        self.logs.write_item_errors(attempt.idx, records)
+        self.batch.failures.append(
+            {"idx": attempt.idx, "token": attempt.token, "attempts": attempts, "items_failed": attempt.count,
+             "elapsed": elapsed}
+        )  # fmt: skip
+        self.totals["mb_failed"] += 1
+        self._count_failed_items(attempt.count)
+
+    def _count_failed_items(self, failed: int) -> None:
+        if not failed:
+            return
+        self.totals["items_failed"] += failed
+        threshold = self.settings.error_threshold
+        if threshold >= 0 and self.totals["items_failed"] > threshold:
+            raise JobAbort(
+                JobState.failed,
+                f"error threshold exceeded: {self.totals['items_failed']} failed item(s) > error_threshold "
+                f"{threshold}; first error: {self._first_error_words()}",
+            )
+
+    def _release(self, attempt: Attempt, worker: str, why: str) -> None:
+        """Give a mini-batch back without counting an attempt (its worker died or was lost first)."""
+        self.batch.releases.append({"idx": attempt.idx, "token": attempt.token})
+        self.pending.push_retry(Pending(attempt.idx, -1, attempt.count, attempt.attempts_before))
+        self.logs.attempt(attempt.idx, attempt.attempt, worker, None, "released", 0, 0, why)
+
+    def _record_first_error(self, error: dict[str, Any]) -> None:
+        if self.first_error is None:
+            self.first_error = error
+            self.logs.first_error(error)
+
+    def _first_error_words(self) -> str:
+        err = self.first_error or {}
+        where = f" (file {err['file']})" if err.get("file") else ""
+        return f"{err.get('exception', 'error')}: {err.get('message', '')}{where}"
+
+    def _remove_part(self, idx: int, token: str) -> None:
+        for suffix in ("", ".tmp"):
+            try:
+                os.unlink(self._part_path(idx, token) + suffix)
+            except OSError:
+                pass
+
+    def _part_path(self, idx: int, token: str) -> str:
+        return str(self.parts_dir / f"{idx:010d}.{token}.part")
+
+    # -- timeouts and leases ---------------------------------------------------------------------
+    def _check_timeouts(self, now: float) -> None:
+        timeout = self.settings.retry_settings.timeout
+        for slot in self.slots.values():
+            if slot.lost or not slot.queue or slot.kill_reason:
+                continue
+            if now - slot.head_started > timeout:
+                slot.kill_reason = f"run() timed out after {timeout} s; the worker was killed"
+                slot.timed_out = True
+                log.warning("mini-batch %d on %s: %s", slot.queue[0].idx, slot.worker, slot.kill_reason)
+                assert self.executor is not None
+                self.executor.kill(slot.worker)
+
+    def _check_leases(self, now: float) -> None:
+        limit = self.engine.lease_seconds
+        for slot in list(self.slots.values()):
+            if slot.lost or slot.kill_reason or now - slot.last_seen <= limit:
+                continue
+            slot.lost = True
+            log.warning("%s silent for %.1f s: its lease(s) are reassigned", slot.worker, now - slot.last_seen)
+            for attempt in list(slot.queue):
+                self._release(attempt, slot.worker, f"worker silent for more than {limit} s; lease reassigned")
+            slot.queue.clear()
+            self._start_worker()
+
+    # -- dispatch and persistence -----------------------------------------------------------------
+    def _refill(self) -> list[tuple[str, TaskMessage]]:
+        sends: list[tuple[str, TaskMessage]] = []
+        assert self.reader is not None
+        for slot in self.slots.values():
+            if not slot.ready or slot.lost or slot.kill_reason:
+                continue
+            while len(slot.queue) < self.engine.prefetch:
+                item = self.pending.pop()
+                if item is None:
+                    return sends
+                sends.append((slot.worker, self._lease(slot, item)))
+        return sends
+
+    def _lease(self, slot: Slot, item: Pending) -> TaskMessage:
+        assert self.reader is not None
+        offset = item.offset
+        if offset < 0:
+            offset = self._offset_of(item.idx)
+        files = self.reader.files(offset, item.count)
+        token = uuid.uuid4().hex
+        attempt = Attempt(item.idx, token, item.attempts + 1, item.attempts, item.count, files, self._part_path(item.idx, token))
+        if not slot.queue:
+            slot.head_started = time.monotonic()
+        slot.queue.append(attempt)
+        self.batch.leases.append({"idx": item.idx, "token": token, "worker": slot.worker})
+        return TaskMessage(mb=item.idx, token=token, attempt=attempt.attempt, files=files, part=attempt.part)
+
+    def _offset_of(self, idx: int) -> int:
+        with self.ctx.db.read() as s:
+            from sqlalchemy import text
+
+            return int(
+                s.execute(
+                    text('SELECT "offset" FROM minibatches WHERE job_id=:j AND idx=:i'), {"j": self.job_id, "i": idx}
+                ).scalar_one()
+            )
+
+    def _flush(self, now: float) -> None:
+        beat_due = now - self._last_beat >= self.engine.heartbeat_seconds
+        if not self.batch and not beat_due:
+            return
+        values = {**{k: self.totals[k] for k in ("mb_done", "mb_failed", "items_ok", "items_failed")}}
+        values["retries"] = self.retries
+        values["heartbeat_at"] = time.time()
+        batch, self.batch = self.batch, Batch()
+        rejected = self.ledger.apply(batch, values)
+        if rejected:
+            raise Superseded(f"{len(rejected)} commit(s) rejected: another driver owns the job")
+        if beat_due:
+            self._last_beat = now
+            self._check_cancel()
+            self._progress(now)
+
+    def _check_cancel(self) -> None:
+        if self.ledger.read_state() == JobState.cancel_requested:
+            raise JobAbort(JobState.canceled, "canceled by request")
+
+    def _progress(self, now: float) -> None:
+        if now - self._last_progress < 5.0:
+            return
+        self._last_progress = now
+        t = self.totals
+        done_items = t["items_ok"] + t["items_failed"] - self._items_at_start
+        rate = done_items / max(now - self._started, 1e-6)
+        self.logs.progress(
+            f"mini-batches {t['mb_done'] + t['mb_failed']}/{t['mb_total']} (failed {t['mb_failed']}), "
+            f"items ok {t['items_ok']} failed {t['items_failed']} of {t['items_total']}, {rate:.1f} items/s"
+        )
+
+    # -- the end ----------------------------------------------------------------------------------
+    def _finish(self) -> JobState:
+        self._shutdown_workers(kill=False)
+        self._flush(time.monotonic() + 1e9)
+        if self.totals["mb_done"] == 0 and self.totals["mb_failed"] > 0:
+            raise JobAbort(
+                JobState.failed,
+                f"no mini-batch succeeded: all {self.totals['mb_failed']} failed; first error: {self._first_error_words()}",
+            )
+        self.ledger.set_state(JobState.finalizing)
+        error_count = self.logs.rebuild_errors(self.ledger.with_errors())
+        if self.settings.output_action == "append_row":
+            self._publish()
+        shutil.rmtree(self.parts_dir, ignore_errors=True)
+        summary = self._summary(error_count)
+        self.logs.result(JobState.completed, None, summary)
+        self.ledger.set_state(JobState.completed, ended_at=time.time(), heartbeat_at=time.time(), error=_json(self.first_error))
+        self.logs.progress(f"completed: {summary}")
+        return JobState.completed
+
+    def _publish(self) -> None:
+        parts = self.ledger.committed_parts()
+        bad = merge.check_parts(parts)
+        if bad:
+            # A part that was committed but lost (disk trouble, a crash before it reached the disk):
+            # score those mini-batches again rather than publish an incomplete output.
+            log.warning("%d committed part file(s) are missing; scoring them again", len(bad))
+            self.ledger.reset(bad)
+            self.pending.rescan()
+            self.totals = self.ledger.totals()
+            self.executor = self._make_executor(self.runtime)
+            for _ in range(self.n_workers):
+                self._start_worker()
+            self._loop()
+            self._shutdown_workers(kill=False)
+            self._flush(time.monotonic() + 1e9)
+            parts = self.ledger.committed_parts()
+        target = Path(self.spec.output.path) / self.settings.output_file_name
+        merge.merge_parts([p for _, p, _ in parts], target)
+
+    def _summary(self, error_count: int) -> dict[str, Any]:
+        t = self.totals
+        return {
+            "mini_batches": f"{t['mb_done']} succeeded, {t['mb_failed']} failed of {t['mb_total']}",
+            "items": f"{t['items_ok']} succeeded, {t['items_failed']} failed of {t['items_total']}",
+            "retries": self.retries,
+            "errors_jsonl_entries": error_count,
+            "elapsed_seconds": round(time.monotonic() - self._started, 3),
+        }
+
+    def _abort(self, state: JobState, reason: str) -> JobState:
+        log.warning("job %s: %s", state.value, reason)
+        self._shutdown_workers(kill=True)
+        try:
+            if self.batch and self.totals:
+                # What was decided before the abort (the failure that crossed the threshold, say) is kept.
+                pending, self.batch = self.batch, Batch()
+                pending.leases.clear()
+                self.ledger.apply(pending, {"heartbeat_at": time.time()})
+            error_count = self.logs.rebuild_errors(self.ledger.with_errors())
+            self.logs.result(state, reason, self._summary(error_count) if self.totals else {})
+            values: dict[str, Any] = {"ended_at": time.time(), "failure_reason": reason, "heartbeat_at": time.time()}
+            values["error"] = _json(self.first_error)
+            for key in ("mb_done", "mb_failed", "items_ok", "items_failed"):
+                if key in self.totals:
+                    values[key] = self.totals[key]
+            self.ledger.set_state(state, **values)
+        except Superseded:
+            return JobState.running
+        return state
+
+    def _shutdown_workers(self, *, kill: bool) -> None:
+        if self.executor is None:
+            return
+        if kill:
+            for worker in list(self.slots):
+                self.executor.kill(worker)
+        self.executor.close(grace=0.5 if kill else 10.0)
+        self.executor = None
+
+
+def _json(value: Any) -> Any:
+    import json
+
+    return None if value is None else json.dumps(value, default=str)

@@ -1,0 +1,128 @@
+"""Job states, the spec a driver runs from, and the typed ``Job`` the SDK returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from batchpoint.endpoints.settings import BatchDeploymentSettings
+
+
+class JobState(StrEnum):
+    """Job lifecycle: Queued → Preparing → Running → Finalizing → Completed | Failed | Canceled."""
+
+    queued = "Queued"
+    preparing = "Preparing"
+    running = "Running"
+    finalizing = "Finalizing"
+    cancel_requested = "CancelRequested"
+    completed = "Completed"
+    failed = "Failed"
+    canceled = "Canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobState.completed, JobState.failed, JobState.canceled})
+
+
+class MiniBatchState(StrEnum):
+    pending = "pending"
+    leased = "leased"
+    done = "done"
+    failed = "failed"
+
+
+class JobInput(BaseModel):
+    type: str = "uri_folder"
+    path: str
+    """What the user gave (a path, a glob, ``azureml:data@latest``, a datastore URI)."""
+    resolved: str
+    """The local file, folder or glob pattern the planner lists."""
+
+
+class JobOutput(BaseModel):
+    type: str = "uri_folder"
+    path: str
+    """The output folder (``score``)."""
+    file: str | None = None
+    """The append_row file inside it."""
+    uri: str | None = None
+
+
+class RunSpec(BaseModel):
+    """Everything a driver needs to run a job, frozen at invoke time (stored in ``jobs.spec``)."""
+
+    deployment: dict[str, Any]
+    model: dict[str, Any] | None = None
+    code_manifest: str | None = None
+    scoring_script: str | None = None
+    builtin_scorer: str | None = None
+    compute: dict[str, Any] = Field(default_factory=dict)
+    environment: str | None = None
+    settings: BatchDeploymentSettings
+    input: JobInput
+    output: JobOutput
+    program_arguments: list[str] = Field(default_factory=list)
+
+
+class Counts(BaseModel):
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+class ItemCounts(BaseModel):
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+class Progress(BaseModel):
+    mini_batches: Counts = Field(default_factory=Counts)
+    items: ItemCounts = Field(default_factory=ItemCounts)
+    retries: int = 0
+    rate_items_per_second: float | None = None
+    eta_seconds: float | None = None
+
+
+class DriverInfo(BaseModel):
+    pid: int | None = None
+    host: str | None = None
+    epoch: int = 0
+    heartbeat_age_seconds: float | None = None
+    alive: bool = False
+    lost: bool = False
+
+
+class Job(BaseModel):
+    """A batch job as ``batchpoint job show`` reports it."""
+
+    name: str
+    type: str = "batch"
+    status: JobState
+    endpoint_name: str | None = None
+    deployment_name: str | None = None
+    experiment_name: str | None = None
+    inputs: dict[str, JobInput] = Field(default_factory=dict)
+    outputs: dict[str, JobOutput] = Field(default_factory=dict)
+    settings: BatchDeploymentSettings | None = None
+    progress: Progress = Field(default_factory=Progress)
+    error: dict[str, Any] | None = None
+    failure_reason: str | None = None
+    message: str | None = None
+    """The state in plain words (why it failed, that its driver is lost, ...)."""
+    driver: DriverInfo = Field(default_factory=DriverInfo)
+    environment: dict[str, Any] | None = None
+    logs_path: str | None = None
+    invoked_by: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: float | None = None

@@ -1,0 +1,252 @@
+"""JobService: invoke an endpoint, look at jobs, cancel, resume, read logs, download outputs."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from batchpoint.common import names
+from batchpoint.common.paths import within
+from batchpoint.errors import Conflict, InvalidInput, NotFound
+from batchpoint.jobs import invoke as inv
+from batchpoint.jobs.schemas import TERMINAL, Job, JobState, RunSpec
+from batchpoint.jobs.views import driver_info, to_job
+from batchpoint.registry.schemas import Model
+from batchpoint.store.tables import JobRow
+
+if TYPE_CHECKING:
+    from batchpoint.services import Services
+
+
+class JobService:
+    """Batch jobs of one workspace."""
+
+    def __init__(self, ctx: Services) -> None:
+        self.ctx = ctx
+
+    # -- invoke ------------------------------------------------------------------------------------
+    def invoke(
+        self,
+        endpoint_name: str,
+        *,
+        input: str | Path | None = None,  # noqa: A002 - the name az and the Azure SDK use
+        input_type: str | None = None,
+        deployment_name: str | None = None,
+        output_path: str | Path | None = None,
+        mini_batch_size: int | None = None,
+        instance_count: int | None = None,
+        job_name: str | None = None,
+        experiment_name: str | None = None,
+        overrides: list[str] | list[tuple[str, Any]] | dict[str, Any] | None = None,
+        inputs_file: str | Path | None = None,
+        start: bool = True,
+    ) -> Job:
+        """Start a job on the endpoint's default deployment (or ``deployment_name``); returns at once."""
+        deployment = self.ctx.batch_deployments.route(endpoint_name, deployment_name)
+        if deployment.type != "model":
+            raise InvalidInput(
+                f"deployment '{deployment.name}' is a pipeline deployment; running pipeline deployments is not "
+                "supported yet (only model deployments run in this version)",
+                field="deployment_name",
+            )
+        name = names.job_name(job_name) if job_name else f"batchjob-{uuid.uuid4()}"
+        settings = inv.effective_settings(
+            deployment, inv.normalise_overrides(overrides), mini_batch_size=mini_batch_size, instance_count=instance_count
+        )
+        if inputs_file is not None:
+            file_input, file_type, file_output = inv.read_inputs_file(Path(inputs_file))
+            input = input or file_input
+            input_type = input_type or file_type
+            output_path = output_path or file_output
+        job_input = inv.resolve_job_input(self.ctx, input, input_type)
+        job_output = inv.resolve_output(self.ctx, str(output_path) if output_path else None, name, settings)
+        spec = self._run_spec(deployment, settings, job_input, job_output)
+        self._insert(name, deployment, spec, experiment_name or endpoint_name)
+        if start:
+            self._spawn(name, 1)
+        return self.get(name)
+
+    def _run_spec(self, deployment: Any, settings: Any, job_input: Any, job_output: Any) -> RunSpec:
+        model: Model | None = None
+        if deployment.model:
+            model = self.ctx.models.get(deployment.model_name, deployment.model_version)
+        code = deployment.code_configuration
+        builtin = None
+        if code is None:
+            if model is None or model.type != "mlflow_model":
+                raise InvalidInput(
+                    f"deployment '{deployment.name}' has no code_configuration and its model is not an MLflow model",
+                    field="code_configuration",
+                )
+            builtin = "mlflow"
+        compute = self.ctx.computes.resolve(deployment.compute)
+        if compute.type != "ray" and compute.max_instances and settings.instance_count > compute.max_instances:
+            # Like a cluster that cannot grow further: the job gets the instances the compute allows.
+            settings = settings.model_copy(update={"instance_count": compute.max_instances})
+        return RunSpec(
+            deployment=deployment.model_dump(mode="json"),
+            model=model.model_dump(mode="json") if model else None,
+            code_manifest=code.code.removeprefix("snapshot:") if code else None,
+            scoring_script=code.scoring_script if code else None,
+            builtin_scorer=builtin,
+            compute=compute.model_dump(mode="json"),
+            environment=deployment.environment,
+            settings=settings,
+            input=job_input,
+            output=job_output,
+        )
+
+    def _insert(self, name: str, deployment: Any, spec: RunSpec, experiment: str) -> None:
+        with self.ctx.db.session() as s:
+            if s.scalar(select(JobRow.id).where(JobRow.name == name)) is not None:
+                raise Conflict(f"a job named '{name}' already exists", field="job_name")
+            s.add(
+                JobRow(
+                    name=name,
+                    state=JobState.queued.value,
+                    endpoint_name=deployment.endpoint_name,
+                    deployment_name=deployment.name,
+                    experiment_name=experiment,
+                    spec=spec.model_dump(mode="json"),
+                    output_uri=spec.output.uri or spec.output.path,
+                    invoked_by=self.ctx.actor,
+                    driver_epoch=1,
+                )
+            )
+        self.ctx.layout.job_dir(name).mkdir(parents=True, exist_ok=True)
+
+    def _spawn(self, name: str, epoch: int) -> None:
+        from batchpoint.jobs.driver import spawn
+
+        job_dir = self.ctx.layout.job_dir(name)
+        spawn(self.ctx.workspace.root, name, epoch, job_dir / "logs" / "driver.out")
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _row(self, session: Any, name: str) -> JobRow:
+        row = session.scalar(select(JobRow).where(JobRow.name == name))
+        if row is None:
+            raise NotFound(f"job '{name}' does not exist", field="name")
+        return row  # type: ignore[no-any-return]
+
+    def get(self, name: str) -> Job:
+        with self.ctx.db.read() as s:
+            row = self._row(s, name)
+            return to_job(row, self.ctx.settings.engine, str(self.ctx.layout.job_dir(name) / "logs"))
+
+    def list(
+        self,
+        *,
+        endpoint_name: str | None = None,
+        deployment_name: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        query = select(JobRow).order_by(JobRow.created_at.desc()).limit(limit)
+        if endpoint_name:
+            query = query.where(JobRow.endpoint_name == endpoint_name)
+        if deployment_name:
+            query = query.where(JobRow.deployment_name == deployment_name)
+        if status:
+            query = query.where(JobRow.state == status)
+        with self.ctx.db.read() as s:
+            return [to_job(r, self.ctx.settings.engine) for r in s.scalars(query)]
+
+    def wait(
+        self, name: str, *, timeout: float | None = None, poll: float = 0.25, on_update: Callable[[Job], None] | None = None
+    ) -> Job:
+        """Poll until the job ends (or its driver is lost, or ``timeout`` passes); returns the last view."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(name)
+            if on_update is not None:
+                on_update(job)
+            if job.status in TERMINAL or job.driver.lost:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                return job
+            time.sleep(poll)
+
+    # -- control -----------------------------------------------------------------------------------
+    def cancel(self, name: str) -> Job:
+        """Ask the driver to stop the workers; a job whose driver is gone is canceled at once."""
+        with self.ctx.db.session() as s:
+            row = self._row(s, name)
+            state = JobState(row.state)
+            if state in TERMINAL:
+                raise Conflict(f"job '{name}' has already ended ({state.value}); nothing to cancel")
+            if driver_info(row, self.ctx.settings.engine, time.time()).lost:
+                row.state = JobState.canceled.value
+                row.ended_at = time.time()
+                row.failure_reason = "canceled by request (its driver was not running)"
+            else:
+                row.state = JobState.cancel_requested.value
+        return self.get(name)
+
+    def resume(self, name: str) -> Job:
+        """Continue a job whose driver died: committed mini-batches stay, in-flight ones run again."""
+        with self.ctx.db.session() as s:
+            row = self._row(s, name)
+            state = JobState(row.state)
+            if state is JobState.completed:
+                raise Conflict(f"job '{name}' has already completed; nothing to resume")
+            if not driver_info(row, self.ctx.settings.engine, time.time()).lost and state not in TERMINAL:
+                raise Conflict(
+                    f"job '{name}' is still running (driver pid {row.driver_pid}, heartbeat "
+                    f"{time.time() - (row.heartbeat_at or row.created_at):.0f} s ago); nothing to resume"
+                )
+            epoch = row.driver_epoch + 1
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == row.id)
+                .values(
+                    driver_epoch=epoch, state=JobState.queued.value, heartbeat_at=time.time(), ended_at=None,
+                    failure_reason=None,
+                )
+            )  # fmt: skip
+        self._spawn(name, epoch)
+        return self.get(name)
+
+    # -- files -------------------------------------------------------------------------------------
+    def logs_dir(self, name: str) -> Path:
+        self.get(name)
+        return self.ctx.layout.job_dir(name) / "logs"
+
+    def read_log(self, name: str, file: str | None = None) -> str:
+        """A log file's text (``file`` relative to the job's logs folder; default: the result summary)."""
+        logs = self.logs_dir(name)
+        if file is None:
+            parts = []
+            for candidate in ("job_result.txt", "job_error.txt", "job_progress_overview.txt"):
+                path = logs / candidate
+                if path.exists():
+                    parts.append(f"==> {candidate} <==\n{path.read_text()}")
+            return "\n".join(parts) if parts else "(no logs yet)\n"
+        path = within(logs, file, field="file")
+        if not path.is_file():
+            raise NotFound(f"log file '{file}' does not exist for job '{name}'", field="file")
+        return path.read_text(errors="replace")
+
+    def download(self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False) -> Path:  # noqa: A002, E501
+        """Copy a job's output (and with ``all`` its logs) to ``download_path/named-outputs/<name>``."""
+        job = self.get(name)
+        dest = Path(download_path).expanduser().resolve()
+        names_to_copy = list(job.outputs) if all or output_name is None else [output_name]
+        for out_name in names_to_copy:
+            if out_name not in job.outputs:
+                raise NotFound(f"job '{name}' has no output named '{out_name}' (outputs: {', '.join(job.outputs)})")
+            src = Path(job.outputs[out_name].path)
+            if src.exists():
+                shutil.copytree(src, dest / "named-outputs" / out_name, dirs_exist_ok=True)
+        if all:
+            shutil.copytree(self.ctx.layout.job_dir(name) / "logs", dest / "artifacts" / "logs", dirs_exist_ok=True)
+        return dest
+
+    def spec(self, name: str) -> RunSpec:
+        with self.ctx.db.read() as s:
+            return RunSpec.model_validate(self._row(s, name).spec)
