@@ -82,8 +82,9 @@ def test_endpoint_and_deployment_lifecycle(cli: Any, client: Client, azure: Path
     assert shown["deployments"] == ["legacy-two"] and shown["defaults"]["deployment_name"] == "legacy-two"
 
     cli("batch-endpoint", "delete", "-n", "mnist-batch", "--yes")
-    assert _json(cli("batch-endpoint", "list")) == []
-    assert client.services.batch_endpoints.list() == []
+    assert [e.name for e in client.services.batch_endpoints.list()] == []
+    cli("batch-endpoint", "create", "-n", "bare-endpoint")  # az allows a name alone
+    assert [e["name"] for e in _json(cli("batch-endpoint", "list"))] == ["bare-endpoint"]
 
 
 def test_code_edits_reach_the_deployment_only_through_update(cli: Any, client: Client, ready: Path) -> None:

@@ -131,7 +131,8 @@ def test_data_commands(cli: Any, workspace: Path) -> None:
     assert as_json(cli("data", "list", "--query", "[].name")) == ["heart-dataset-unlabeled"]
     assert as_json(cli("data", "restore", "-n", "one", "-v", "7", "--query", "archived")) is False
     cli("data", "delete", "-n", "one", "-v", "7", "--yes")
-    assert as_json(cli("data", "list", "--include-archived", "--query", "[].name")) == ["heart-dataset-unlabeled"]
+    with Client(workspace) as client:
+        assert [d.name for d in client.data.list(include_archived=True)] == ["heart-dataset-unlabeled"]
 
 
 def test_compute_commands(cli: Any) -> None:
@@ -206,18 +207,18 @@ def test_bad_input_exits_2_and_creates_nothing(run_cli: Any, workspace: Path) ->
 
 
 def test_assets_in_use_are_protected(cli: Any, workspace: Path) -> None:
-    _model_folder(workspace)
-    cli("model", "create", "-n", "m", "-p", "model")
-    with Client(workspace) as client, client.services.db.session() as s:
-        endpoint = BatchEndpointRow(name="scoring")
-        s.add(endpoint)
-        s.flush()
-        spec = {"environment": "azureml:e:1", "compute": "azureml:c"}
-        s.add(
-            BatchDeploymentRow(
-                endpoint_id=endpoint.id, name="blue", type="model", model_name="m", model_version="1", spec=spec
+    with Client(workspace) as client:
+        client.models.create("m", _model_folder(workspace))
+        with client.services.db.session() as s:
+            endpoint = BatchEndpointRow(name="scoring")
+            s.add(endpoint)
+            s.flush()
+            s.add(
+                BatchDeploymentRow(
+                    endpoint_id=endpoint.id, name="blue", type="model", model_name="m", model_version="1"
+                )
             )
-        )
     assert_user_error(cli("model", "delete", "-n", "m", "-v", "1", "--yes", check=False), "scoring/blue")
     assert_user_error(cli("model", "archive", "-n", "m", check=False), "scoring/blue")
-    assert as_json(cli("model", "show", "-n", "m", "--query", "archived")) is False
+    with Client(workspace) as client:
+        assert not client.models.get("m", "1").archived

@@ -136,18 +136,14 @@ class BatchDeploymentService:
         Without a file the overrides apply to the deployment as stored: its code snapshot stays
         unless ``code_configuration.code`` is set to a folder (relative to the current folder).
         """
-        if path is not None:
-            path = Path(path)
-            file: str | None = str(path)
-            data = yamlio.load_file(path)
-            name = name or data.get("name")
-            endpoint_name = endpoint_name or data.get("endpoint_name")
-            base_dir = path.resolve().parent
+        data, file, base_dir = self._source(path)
+        name = name or (data or {}).get("name")
+        endpoint_name = endpoint_name or (data or {}).get("endpoint_name")
         if not name or not endpoint_name:
             raise InvalidInput("give the deployment's name and its endpoint's name (--name, --endpoint-name)")
         current = self.get(name, endpoint_name)
-        if path is None:
-            file, data, base_dir = None, editable(current), Path.cwd()
+        if data is None:
+            data = editable(current)
         spec = self._spec(data, name=name, endpoint_name=endpoint_name, overrides=overrides, file=file)
         if spec.type != current.type:
             raise InvalidInput(
@@ -224,6 +220,14 @@ class BatchDeploymentService:
             endpoint.updated_at = now()
 
     # -- helpers -------------------------------------------------------------------------------------
+    @staticmethod
+    def _source(path: Path | None) -> tuple[dict[str, Any] | None, str | None, Path]:
+        """(file contents, file name, folder its paths are relative to); no file: paths are relative to cwd."""
+        if path is None:
+            return None, None, Path.cwd()
+        path = Path(path)
+        return yamlio.load_file(path), str(path), path.resolve().parent
+
     @staticmethod
     def _spec(
         data: dict[str, Any],

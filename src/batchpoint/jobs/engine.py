@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchpoint.errors import BatchpointError
 from batchpoint.executors.base import Executor
 from batchpoint.executors.messages import ErrorInfo, Exited, InitFailed, Ready, TaskMessage, TaskResult, WorkerEvent
 from batchpoint.jobs import inputs, merge
@@ -98,6 +99,10 @@ class JobRunner:
             return self._finish()
         except JobAbort as abort:
             return self._abort(abort.state, abort.reason)
+        except BatchpointError as exc:
+            # A user-facing problem found while preparing (an environment that does not build, a model
+            # that is gone): the job fails with that message, not as an internal error.
+            return self._abort(JobState.failed, str(exc))
         except Superseded:
             log.warning("a newer driver took over this job; exiting")
             self._shutdown_workers(kill=True)
@@ -206,6 +211,7 @@ class JobRunner:
 
     def _on_init_failed(self, slot: Slot, message: InitFailed) -> None:
         error = message.error.model_dump()
+        slot.init_failed = True
         self.init_failures += 1
         self.logs.user_error(slot.worker, "init() failed", error)
         self._record_first_error({**error, "phase": "init", "worker": slot.worker})
@@ -213,8 +219,7 @@ class JobRunner:
         if self.init_failures >= limit:
             raise JobAbort(
                 JobState.failed,
-                f"init() of the scoring script failed {self.init_failures} times in a row: "
-                f"{message.error.exception}: {message.error.message}",
+                f"init() of the scoring script failed {self.init_failures} times in a row: {self._first_error_words()}",
             )
 
     def _on_exit(self, slot: Slot, code: int | None) -> None:
@@ -222,7 +227,7 @@ class JobRunner:
         if slot.lost or self.executor is None:
             return
         reason = slot.kill_reason or describe_exit(code)
-        if not slot.ready and slot.kill_reason is None:
+        if not slot.ready and not slot.init_failed and slot.kill_reason is None:
             # Died before init() finished without saying why (os._exit, a segfault): an init failure too.
             info = ErrorInfo(exception="WorkerLost", message=f"{reason} during init()")
             self._on_init_failed(slot, InitFailed(t="init_failed", pid=0, error=info))

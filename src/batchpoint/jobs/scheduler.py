@@ -41,6 +41,7 @@ class Slot:
     head_started: float = 0.0
     kill_reason: str | None = None
     timed_out: bool = False
+    init_failed: bool = False
     """Set when the driver kills the worker (timeout, cancel): explains its exit."""
 
     def head(self) -> Attempt | None:

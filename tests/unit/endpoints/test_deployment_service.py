@@ -189,6 +189,11 @@ def test_local_pipeline_component_is_snapshotted(services: Services, azure: Path
     assert dep.pipeline_settings == {"default_compute": "batch-cluster", "continue_on_step_failure": False}
     snapshot = _snapshot_file(services, dep.component, "components/score/score.yml")
     assert b"type: command" in snapshot
+    (azure / PREPROS / "pipeline.yml").write_text("edited after deployment\n")
+    again = services.batch_deployments.update(
+        "uci-classifier-prepros-xgb", "uci-classifier-batch", overrides=[("settings.force_rerun", True)]
+    )
+    assert again.component == dep.component and again.pipeline_settings["force_rerun"] is True
     [row] = _rows(services, BatchDeploymentRow)
     assert row.model_name is None
 
