@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from batchpoint.errors import InvalidInput, NotFound
 
 _CHUNK = 1024 * 1024
-IGNORED_NAMES = frozenset({"__pycache__", ".git", ".ipynb_checkpoints", ".DS_Store"})
+IGNORED_NAMES = frozenset({"__pycache__", ".git", ".ipynb_checkpoints", ".DS_Store", ".batchpoint"})
 IGNORED_SUFFIXES = (".pyc", ".pyo")
 
 

@@ -92,7 +92,12 @@ def register_invoke(endpoint_app: typer.Typer, deployment_app: typer.Typer) -> N
     def invoke(
         ctx: typer.Context,
         name: Annotated[str, typer.Option("--name", "-n", help="Endpoint name.")],
-        input: Annotated[str | None, typer.Option("--input", "-i", help="Folder, file, glob, azureml:DATA@latest or azureml://datastores/... URI.")] = None,  # noqa: A002, E501
+        input: Annotated[
+            str | None,
+            typer.Option(
+                "--input", "-i", help="Folder, file, glob, azureml:DATA@latest or azureml://datastores/... URI."
+            ),
+        ] = None,  # noqa: E501
         input_type: Annotated[str | None, typer.Option("--input-type", help="uri_folder or uri_file.")] = None,
         deployment_name: Annotated[str | None, typer.Option("--deployment-name", "-d")] = None,
         output_path: Annotated[str | None, typer.Option("--output-path")] = None,
@@ -100,7 +105,9 @@ def register_invoke(endpoint_app: typer.Typer, deployment_app: typer.Typer) -> N
         instance_count: Annotated[int | None, typer.Option("--instance-count", "-c")] = None,
         job_name: Annotated[str | None, typer.Option("--job-name")] = None,
         experiment_name: Annotated[str | None, typer.Option("--experiment-name")] = None,
-        file: Annotated[Path | None, typer.Option("--file", "-f", help="inputs.yml with inputs:/outputs: maps.")] = None,
+        file: Annotated[
+            Path | None, typer.Option("--file", "-f", help="inputs.yml with inputs:/outputs: maps.")
+        ] = None,
         set_: SetOpt = None,
         stream_: Annotated[bool, typer.Option("--stream", help="Follow the job until it ends.")] = False,
         output: OutputOpt = OutputFormat.json,
@@ -137,4 +144,6 @@ def register_invoke(endpoint_app: typer.Typer, deployment_app: typer.Typer) -> N
         query: QueryOpt = None,
     ) -> None:
         """List the jobs of one deployment."""
-        emit(client(ctx).jobs.list(endpoint_name=endpoint_name, deployment_name=name), output, query, columns=JOB_COLUMNS)
+        emit(
+            client(ctx).jobs.list(endpoint_name=endpoint_name, deployment_name=name), output, query, columns=JOB_COLUMNS
+        )

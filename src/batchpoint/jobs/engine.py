@@ -120,7 +120,11 @@ class JobRunner:
 
         now = time.time()
         self.ledger.set_state(
-            JobState.preparing, started_at=now, heartbeat_at=now, driver_pid=os.getpid(), driver_host=socket.gethostname()
+            JobState.preparing,
+            started_at=now,
+            heartbeat_at=now,
+            driver_pid=os.getpid(),
+            driver_host=socket.gethostname(),
         )
         runtime = prepare_runtime(self.ctx, self.spec, self.job_dir)
         self.ledger.set_state(JobState.preparing, environment=_json(runtime.environment))
@@ -257,7 +261,9 @@ class JobRunner:
     def _reject_late(self, slot: Slot, message: TaskResult) -> None:
         """A result for a lease this driver no longer honours (the worker lost it): never committed."""
         log.warning("rejected late result of mini-batch %d from %s (lease was reassigned)", message.mb, slot.worker)
-        self.logs.attempt(message.mb, 0, slot.worker, message.elapsed, "rejected", 0, 0, "late result: lease reassigned")
+        self.logs.attempt(
+            message.mb, 0, slot.worker, message.elapsed, "rejected", 0, 0, "late result: lease reassigned"
+        )
         self._remove_part(message.mb, message.token)
         if slot.lost and self.executor is not None:
             self.executor.kill(slot.worker)
@@ -286,7 +292,10 @@ class JobRunner:
     def _item_error_records(self, attempt: Attempt, message: TaskResult, failed: int) -> list[dict[str, Any]]:
         base = {"mini_batch": attempt.idx, "attempt": attempt.attempt}
         if message.item_errors:
-            return [{"file": e.get("file"), **base, **{k: v for k, v in e.items() if k != "file"}} for e in message.item_errors]
+            return [
+                {"file": e.get("file"), **base, **{k: v for k, v in e.items() if k != "file"}}
+                for e in message.item_errors
+            ]
         if failed:
             text = f"run() returned {message.returned} result(s) for {attempt.count} input file(s)"
             return [{"file": None, **base, "exception": "MissingResults", "message": text, "traceback": ""}] * failed
@@ -296,7 +305,9 @@ class JobRunner:
         self, slot: Slot, attempt: Attempt, error: dict[str, Any], elapsed: float | None, *, result: str
     ) -> None:
         attempts = attempt.attempts_before + 1
-        self.logs.attempt(attempt.idx, attempt.attempt, slot.worker, elapsed, result, 0, attempt.count, error["message"])
+        self.logs.attempt(
+            attempt.idx, attempt.attempt, slot.worker, elapsed, result, 0, attempt.count, error["message"]
+        )
         self.logs.user_error(slot.worker, f"run() failed on mini-batch {attempt.idx} attempt {attempt.attempt}", error)
         file_hint = attempt.files[0] if len(attempt.files) == 1 else None
         self._record_first_error({**error, "file": file_hint, "mini_batch": attempt.idx, "attempt": attempt.attempt})
@@ -399,7 +410,9 @@ class JobRunner:
             offset = self._offset_of(item.idx)
         files = self.reader.files(offset, item.count)
         token = uuid.uuid4().hex
-        attempt = Attempt(item.idx, token, item.attempts + 1, item.attempts, item.count, files, self._part_path(item.idx, token))
+        attempt = Attempt(
+            item.idx, token, item.attempts + 1, item.attempts, item.count, files, self._part_path(item.idx, token)
+        )
         if not slot.queue:
             slot.head_started = time.monotonic()
         slot.queue.append(attempt)
@@ -420,7 +433,7 @@ class JobRunner:
         beat_due = now - self._last_beat >= self.engine.heartbeat_seconds
         if not self.batch and not beat_due:
             return
-        values = {**{k: self.totals[k] for k in ("mb_done", "mb_failed", "items_ok", "items_failed")}}
+        values: dict[str, Any] = {k: self.totals[k] for k in ("mb_done", "mb_failed", "items_ok", "items_failed")}
         values["retries"] = self.retries
         values["heartbeat_at"] = time.time()
         batch, self.batch = self.batch, Batch()
@@ -464,7 +477,9 @@ class JobRunner:
         shutil.rmtree(self.parts_dir, ignore_errors=True)
         summary = self._summary(error_count)
         self.logs.result(JobState.completed, None, summary)
-        self.ledger.set_state(JobState.completed, ended_at=time.time(), heartbeat_at=time.time(), error=_json(self.first_error))
+        self.ledger.set_state(
+            JobState.completed, ended_at=time.time(), heartbeat_at=time.time(), error=_json(self.first_error)
+        )
         self.logs.progress(f"completed: {summary}")
         return JobState.completed
 

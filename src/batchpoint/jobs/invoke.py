@@ -75,7 +75,9 @@ def read_inputs_file(path: Path) -> tuple[str | None, str | None, str | None]:
     data_inputs = []
     for name, spec in inputs.items():
         if not isinstance(spec, dict):
-            raise InvalidInput("each input must be a mapping with 'type' and 'path'", file=str(path), field=f"inputs.{name}")
+            raise InvalidInput(
+                "each input must be a mapping with 'type' and 'path'", file=str(path), field=f"inputs.{name}"
+            )
         if spec.get("type") not in ("uri_folder", "uri_file"):
             raise InvalidInput(
                 "The specified job input type is not supported by model deployments; the supported types are "
@@ -128,5 +130,7 @@ def resolve_output(
 
 def resolve_job_input(ctx: Services, value: str | Path | None, input_type: str | None) -> JobInput:
     if value is None or value == "":
-        raise InvalidInput("an input is required: --input PATH|azureml:DATA@latest|azureml://datastores/...", field="input")
+        raise InvalidInput(
+            "an input is required: --input PATH|azureml:DATA@latest|azureml://datastores/...", field="input"
+        )
     return resolve_input(ctx, value, input_type)

@@ -1,14 +1,14 @@
 """The job folder's ``logs/``: what happened, in files a person can read.
 
-    logs/readme.txt                    this layout
-    logs/driver.log                    the driver's own log
-    logs/job_progress_overview.txt     one line every few seconds: mini-batches and items done/failed, rate
-    logs/job_result.txt                the final state and, if it failed, the reason in plain words
-    logs/job_error.txt                 the first real error: file, mini-batch, exception, message, traceback
-    logs/processed_mini-batches.csv    one row per attempt: mini_batch, attempt, worker, elapsed, result, ...
-    logs/errors.jsonl                  one JSON object per failed item (file, mini_batch, attempt, exception, message, traceback)
-    logs/user/stdout/<worker>.stdout.txt, logs/user/stderr/<worker>.stderr.txt   the scoring script's output
-    logs/user/error/<worker>.txt       tracebacks of init()/run() failures, per worker
+logs/readme.txt                    this layout
+logs/driver.log                    the driver's own log
+logs/job_progress_overview.txt     one line every few seconds: mini-batches and items done/failed, rate
+logs/job_result.txt                the final state and, if it failed, the reason in plain words
+logs/job_error.txt                 the first real error: file, mini-batch, exception, message, traceback
+logs/processed_mini-batches.csv    one row per attempt: mini_batch, attempt, worker, elapsed, result, ...
+logs/errors.jsonl                  one JSON object per failed item (file, mini_batch, attempt, exception, message, traceback)
+logs/user/stdout/<worker>.stdout.txt, logs/user/stderr/<worker>.stderr.txt   the scoring script's output
+logs/user/error/<worker>.txt       tracebacks of init()/run() failures, per worker
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ class Ledger:
         with self.db.read() as s:
             rows = s.execute(
                 text(
-                    "SELECT idx, \"offset\", count, attempts FROM minibatches "
+                    'SELECT idx, "offset", count, attempts FROM minibatches '
                     "WHERE job_id=:job AND state='pending' AND idx>:after ORDER BY idx LIMIT :limit"
                 ),
                 {"job": self.job_id, "after": after, "limit": limit},
@@ -102,7 +102,9 @@ class Ledger:
         rejected: set[str] = set()
         with self.db.session() as s:
             guard = s.execute(
-                text(f"UPDATE jobs SET {', '.join(f'{k}=:{k}' for k in job_values)} WHERE id=:job AND driver_epoch=:epoch"),
+                text(
+                    f"UPDATE jobs SET {', '.join(f'{k}=:{k}' for k in job_values)} WHERE id=:job AND driver_epoch=:epoch"
+                ),
                 {**job_values, "job": self.job_id, "epoch": self.epoch},
             )
             if not guard.rowcount:  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ class JobService:
         self,
         endpoint_name: str,
         *,
-        input: str | Path | None = None,  # noqa: A002 - the name az and the Azure SDK use
+        input: str | Path | None = None,
         input_type: str | None = None,
         deployment_name: str | None = None,
         output_path: str | Path | None = None,
@@ -57,7 +57,10 @@ class JobService:
             )
         name = names.job_name(job_name) if job_name else f"batchjob-{uuid.uuid4()}"
         settings = inv.effective_settings(
-            deployment, inv.normalise_overrides(overrides), mini_batch_size=mini_batch_size, instance_count=instance_count
+            deployment,
+            inv.normalise_overrides(overrides),
+            mini_batch_size=mini_batch_size,
+            instance_count=instance_count,
         )
         if inputs_file is not None:
             file_input, file_type, file_output = inv.read_inputs_file(Path(inputs_file))
@@ -132,7 +135,7 @@ class JobService:
         row = session.scalar(select(JobRow).where(JobRow.name == name))
         if row is None:
             raise NotFound(f"job '{name}' does not exist", field="name")
-        return row  # type: ignore[no-any-return]
+        return row
 
     def get(self, name: str) -> Job:
         with self.ctx.db.read() as s:
@@ -158,7 +161,12 @@ class JobService:
             return [to_job(r, self.ctx.settings.engine) for r in s.scalars(query)]
 
     def wait(
-        self, name: str, *, timeout: float | None = None, poll: float = 0.25, on_update: Callable[[Job], None] | None = None
+        self,
+        name: str,
+        *,
+        timeout: float | None = None,
+        poll: float = 0.25,
+        on_update: Callable[[Job], None] | None = None,
     ) -> Job:
         """Poll until the job ends (or its driver is lost, or ``timeout`` passes); returns the last view."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -232,7 +240,9 @@ class JobService:
             raise NotFound(f"log file '{file}' does not exist for job '{name}'", field="file")
         return path.read_text(errors="replace")
 
-    def download(self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False) -> Path:  # noqa: A002, E501
+    def download(
+        self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False
+    ) -> Path:  # noqa: E501
         """Copy a job's output (and with ``all`` its logs) to ``download_path/named-outputs/<name>``."""
         job = self.get(name)
         dest = Path(download_path).expanduser().resolve()

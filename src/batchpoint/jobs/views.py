@@ -56,7 +56,9 @@ def _progress(row: JobRow, now: float) -> Progress:
         remaining = max(row.items_total - items_done, 0)
         eta = round(remaining / rate, 1) if rate and not JobState(row.state).terminal else None
     return Progress(
-        mini_batches=Counts(total=row.mb_total, done=row.mb_done, failed=row.mb_failed, pending=row.mb_total - finished),
+        mini_batches=Counts(
+            total=row.mb_total, done=row.mb_done, failed=row.mb_failed, pending=row.mb_total - finished
+        ),
         items=ItemCounts(total=row.items_total, succeeded=row.items_ok, failed=row.items_failed),
         retries=row.retries,
         rate_items_per_second=rate,

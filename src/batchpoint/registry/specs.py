@@ -190,7 +190,11 @@ def merge_fields(
     *,
     path_fields: tuple[str, ...] = ("path",),
 ) -> dict[str, Any]:
-    """Apply flag values (None = not given; mappings are merged) then ``--set`` pairs over ``data``."""
+    """Apply ``--set`` pairs, then flag values (None = not given; mappings are merged) over ``data``.
+
+    Flags win, as they do for the endpoint commands: ``-n NAME`` beats both the file and ``--set name=``.
+    """
+    overrides.apply(data, pairs or [])
     for key, value in fields.items():
         if value is None:
             continue
@@ -198,7 +202,7 @@ def merge_fields(
             value = _absolute(value)
         current = data.get(key)
         data[key] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
-    return overrides.apply(data, pairs or [])
+    return data
 
 
 def load_spec(

@@ -47,7 +47,9 @@ def _heartbeat(channel: Channel, interval: float, stop: threading.Event) -> None
 def _configure(config: dict[str, Any]) -> None:
     os.environ.update(config.get("env", {}))
     level = str(config.get("logging_level", "info")).upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     script = config.get("scoring_script") or "score.py"
     # Scripts parse their own arguments with parse_known_args; give them what Azure's runtime passes.
     sys.argv = [script, "--logging_level", level, *config.get("program_arguments", [])]
@@ -71,7 +73,7 @@ class Worker:
             init = getattr(self.module, "init", None)
             if callable(init):
                 init()
-        except BaseException as exc:  # noqa: BLE001 - any failure of user code is reported, not raised
+        except BaseException as exc:
             self.channel.send({"t": "init_failed", "pid": os.getpid(), "error": describe_exception(exc)})
             return False
         self.channel.send({"t": "ready", "pid": os.getpid()})
@@ -95,7 +97,7 @@ class Worker:
                 header, body = formatting.render(result, self.kind, self.to_csv)
                 part_size = formatting.write_part(task["part"], header, body)
             reply.update(ok=True, returned=returned, part_size=part_size, item_errors=failed)
-        except BaseException as exc:  # noqa: BLE001 - run() failures fail the attempt, not the worker
+        except BaseException as exc:
             reply.update(ok=False, error=describe_exception(exc))
         reply["elapsed"] = time.perf_counter() - started
         self.channel.send(reply)
@@ -111,7 +113,7 @@ class Worker:
         if callable(shutdown):
             try:
                 shutdown()
-            except Exception:  # noqa: BLE001 - a failing shutdown() must not lose committed work
+            except Exception:
                 logging.getLogger("batchpoint.worker").exception("shutdown() failed")
 
 

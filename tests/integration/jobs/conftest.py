@@ -27,7 +27,7 @@ from batchpoint.common import yamlio
 from batchpoint.jobs.schemas import Job
 from batchpoint.workspace import init_workspace
 
-SCORER = '''
+SCORER = """
 import os, time
 
 STATE = os.environ["STATE_DIR"]
@@ -75,7 +75,7 @@ def run(mini_batch):
             key, x = line.split(",")
             rows.append((key, int(x) * factor + 1))
     return rows
-'''
+"""
 
 
 def write_inputs(folder: Path, n_files: int, rows: int = 3, directives: dict[int, str] | None = None) -> dict[str, int]:

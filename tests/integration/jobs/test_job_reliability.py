@@ -54,7 +54,9 @@ def test_killing_workers_loses_and_duplicates_nothing(jobs: Env) -> None:
 def test_killed_driver_resumes_with_identical_output(jobs: Env) -> None:
     expected = write_inputs(jobs.root / "data", 300, rows=2)
     jobs.deploy(mini_batch_size=5, max_concurrency_per_instance=2, environment_variables={"SCORER_SLEEP": "0.01"})
-    baseline = jobs.client.batch_endpoints.invoke("jobs-ep", input=str(jobs.root / "data"), output_path=str(jobs.root / "baseline"))
+    baseline = jobs.client.batch_endpoints.invoke(
+        "jobs-ep", input=str(jobs.root / "data"), output_path=str(jobs.root / "baseline")
+    )
     job = jobs.client.batch_endpoints.invoke("jobs-ep", input=str(jobs.root / "data"))
     half = wait_for(lambda: (j := jobs.client.jobs.get(job.name)).progress.mini_batches.done >= 30 and j)
     os.kill(half.driver.pid, signal.SIGKILL)
@@ -64,8 +66,12 @@ def test_killed_driver_resumes_with_identical_output(jobs: Env) -> None:
         from sqlalchemy import text
 
         job_id = s.execute(text("SELECT id FROM jobs WHERE name=:n"), {"n": job.name}).scalar_one()
-        done_at_kill = s.execute(text("SELECT COUNT(*) FROM minibatches WHERE job_id=:j AND state='done'"), {"j": job_id}).scalar_one()
-        leased_at_kill = s.execute(text("SELECT COUNT(*) FROM minibatches WHERE job_id=:j AND state='leased'"), {"j": job_id}).scalar_one()
+        done_at_kill = s.execute(
+            text("SELECT COUNT(*) FROM minibatches WHERE job_id=:j AND state='done'"), {"j": job_id}
+        ).scalar_one()
+        leased_at_kill = s.execute(
+            text("SELECT COUNT(*) FROM minibatches WHERE job_id=:j AND state='leased'"), {"j": job_id}
+        ).scalar_one()
     assert leased_at_kill <= 2 * 2  # workers x prefetch
     rows_before = len(attempts_csv(jobs.job_dir(job)))
     jobs.client.jobs.resume(job.name)
@@ -106,7 +112,7 @@ def test_error_threshold(jobs: Env) -> None:
 
 
 def test_transient_failures_are_retried_and_permanent_ones_tried_exactly_max_retries_plus_one(jobs: Env) -> None:
-    directives = {i: "TRANSIENT" for i in range(0, 10, 2)}
+    directives = dict.fromkeys(range(0, 10, 2), "TRANSIENT")
     directives[9] = "POISON"
     write_inputs(jobs.root / "data", 10, directives=directives)
     jobs.deploy(mini_batch_size=1, retry_settings={"max_retries": 2, "timeout": 30})
@@ -156,7 +162,10 @@ def test_stopped_worker_late_commit_is_rejected(jobs: Env) -> None:
     pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text()))
     os.kill(pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: any(r["result"] == "ok" and r["mini_batch"] == "0" for r in attempts_csv(jobs.job_dir(job))), timeout=60)
+        wait_for(
+            lambda: any(r["result"] == "ok" and r["mini_batch"] == "0" for r in attempts_csv(jobs.job_dir(job))),
+            timeout=60,
+        )
     finally:
         os.kill(pid, signal.SIGCONT)
     final = jobs.wait(job)

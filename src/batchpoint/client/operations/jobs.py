@@ -50,6 +50,6 @@ class JobOperations:
         return self._services.jobs.read_log(name, file)
 
     def download(
-        self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False  # noqa: A002
+        self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False
     ) -> Path:
         return self._services.jobs.download(name, output_name=output_name, download_path=download_path, all=all)

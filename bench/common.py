@@ -1,0 +1,192 @@
+"""Helpers shared by the benchmarks: a throw-away workspace, a deployment, timing a job, the machine.
+
+Kept free of heavy imports at module level: ``bench_throughput.py`` starts a ``multiprocessing`` pool
+with the *spawn* method, whose children import the main script (and so this module) again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+WORK = BENCH_DIR / ".work"
+RESULTS = BENCH_DIR / "results"
+
+
+# -- environment -------------------------------------------------------------------------------------
+def ensure_compiled() -> None:
+    """Byte-compile ``src`` (PYTHONDONTWRITEBYTECODE would make every process recompile it)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", str(REPO / "src")], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    import batchpoint
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    WORK.mkdir(parents=True, exist_ok=True)
+    fs = subprocess.run(["df", "-T", str(WORK)], capture_output=True, text=True).stdout.splitlines()
+    fs_type = fs[-1].split()[1] if len(fs) > 1 else "?"
+    return {
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "memory_gib": mem_gib,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "batchpoint": getattr(batchpoint, "__version__", "?"),
+        "workspace_fs": fs_type,
+        "loadavg_at_start": os.getloadavg(),
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
+    }
+
+
+def save(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    data = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), **data}
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    print(f"results written to {path.relative_to(REPO)}")
+    return path
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+# -- a workspace with one endpoint ---------------------------------------------------------------------
+class Bench:
+    """A fresh workspace under ``bench/.work/<name>`` with one endpoint ``ep``."""
+
+    def __init__(self, name: str) -> None:
+        from batchpoint import Client
+        from batchpoint.workspace import init_workspace
+
+        self.root = WORK / name
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root.mkdir(parents=True)
+        init_workspace(self.root)
+        self.client = Client(self.root)
+        self.client.batch_endpoints.create_from_file(None, name="ep")
+        self.deployments = 0
+
+    def deploy(self, scorer: str, settings: dict[str, Any], model_files: dict[str, Path | str] | None = None) -> str:
+        """Create a deployment (the endpoint's default) from scoring-script text; returns its name.
+
+        ``model_files`` maps file names in the model folder to a source path (copied) or text.
+        """
+        from batchpoint.common import yamlio
+
+        self.deployments += 1
+        name = f"dep{self.deployments}"
+        folder = self.root / "src" / name
+        (folder / "model").mkdir(parents=True)
+        for fname, content in (model_files or {"placeholder.txt": "no model\n"}).items():
+            if isinstance(content, Path):
+                shutil.copyfile(content, folder / "model" / fname)
+            else:
+                (folder / "model" / fname).write_text(content)
+        (folder / "code").mkdir()
+        (folder / "code" / "score.py").write_text(scorer)
+        spec = {
+            "name": name,
+            "endpoint_name": "ep",
+            "type": "model",
+            "model": {"name": f"m-{name}", "path": "model"},
+            "code_configuration": {"code": "code", "scoring_script": "score.py"},
+            "settings": settings,
+        }
+        (folder / "deployment.yml").write_text(yamlio.dumps(spec))
+        self.client.batch_deployments.create_from_file(folder / "deployment.yml", set_default=True)
+        return name
+
+    def job_dir(self, name: str) -> Path:
+        return self.client.workspace_path / "jobs" / name
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def run_job(bench: Bench, input_path: Path | str, *, timeout: float = 1800, **invoke: Any) -> dict[str, Any]:
+    """Invoke, then wait for the merged output and the Completed state; times in seconds from t0.
+
+    t0 is taken just before ``invoke()``. The output file is looked for every 5 ms (a cheap stat);
+    the job row is read every 0.5 s until the output exists, then every 5 ms until the job is final,
+    so the bench process itself takes little CPU from the job.
+    """
+    client = bench.client
+    t0 = time.time()
+    job = client.batch_endpoints.invoke("ep", input=str(input_path), **invoke)
+    t_invoked = time.time()
+    output = Path(job.outputs["score"].path) / (job.settings.output_file_name if job.settings else "predictions.csv")
+    t_output = None
+    last_get = 0.0
+    deadline = time.monotonic() + timeout
+    while True:
+        now = time.time()
+        if t_output is None and output.exists():
+            t_output = now
+        if t_output is not None or now - last_get >= 0.5:
+            last_get = now
+            job = client.jobs.get(job.name)
+            if job.status.terminal or job.driver.lost:
+                t_final = time.time()
+                break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job.name} did not end in {timeout} s (status {job.status})")
+        time.sleep(0.005)
+    if job.status.value != "Completed":
+        raise RuntimeError(f"job {job.name} ended {job.status.value}: {job.message}")
+    return {
+        "job": job.name,
+        "invoke_s": t_invoked - t0,
+        "to_output_s": (t_output - t0) if t_output else None,
+        "to_completed_s": t_final - t0,
+        "job_duration_s": job.duration_seconds,
+        "created_to_started_s": (job.started_at.timestamp() - t0) if job.started_at else None,
+        "mini_batches": job.progress.mini_batches.done,
+        "items": job.progress.items.succeeded,
+        "output": str(output),
+        "t0": t0,
+    }
+
+
+def attempts(bench: Bench, job: str) -> list[dict[str, str]]:
+    import csv
+
+    with open(bench.job_dir(job) / "logs" / "processed_mini-batches.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
