@@ -97,7 +97,7 @@ def register_invoke(endpoint_app: typer.Typer, deployment_app: typer.Typer) -> N
             typer.Option(
                 "--input", "-i", help="Folder, file, glob, azureml:DATA@latest or azureml://datastores/... URI."
             ),
-        ] = None,  # noqa: E501
+        ] = None,
         input_type: Annotated[str | None, typer.Option("--input-type", help="uri_folder or uri_file.")] = None,
         deployment_name: Annotated[str | None, typer.Option("--deployment-name", "-d")] = None,
         output_path: Annotated[str | None, typer.Option("--output-path")] = None,

@@ -7,6 +7,7 @@ to per-worker log files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -138,20 +139,16 @@ class LocalExecutor(Executor):
     def kill(self, worker: str) -> None:
         entry = self._procs.get(worker)
         if entry is not None and entry.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(entry.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def workers(self) -> list[str]:
         return list(self._procs)
 
     def close(self, grace: float = 5.0) -> None:
         for entry in self._procs.values():
-            try:
+            with contextlib.suppress(OSError):
                 entry.channel.send({"t": "stop"})
-            except OSError:
-                pass
         for worker in list(self._procs):
             entry = self._procs[worker]
             try:

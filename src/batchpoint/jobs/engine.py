@@ -8,6 +8,7 @@ worker holds has a lease in the database before the worker can answer it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -356,10 +357,8 @@ class JobRunner:
 
     def _remove_part(self, idx: int, token: str) -> None:
         for suffix in ("", ".tmp"):
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self._part_path(idx, token) + suffix)
-            except OSError:
-                pass
 
     def _part_path(self, idx: int, token: str) -> str:
         return str(self.parts_dir / f"{idx:010d}.{token}.part")

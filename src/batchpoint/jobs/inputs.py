@@ -54,8 +54,7 @@ def resolve_input(ctx: Services, value: str | Path, input_type: str | None = Non
         )
     if original.startswith("azureml://datastores/"):
         local = ctx.datastores.resolve_uri(original, field=field)
-        resolved = _local(str(local), input_type, field, original)
-        return resolved
+        return _local(str(local), input_type, field, original)
     if refs.is_reference(original):
         asset = ctx.data.resolve(original, field=field)
         target = asset.path

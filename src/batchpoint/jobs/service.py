@@ -242,7 +242,7 @@ class JobService:
 
     def download(
         self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False
-    ) -> Path:  # noqa: E501
+    ) -> Path:
         """Copy a job's output (and with ``all`` its logs) to ``download_path/named-outputs/<name>``."""
         job = self.get(name)
         dest = Path(download_path).expanduser().resolve()

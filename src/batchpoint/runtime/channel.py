@@ -6,6 +6,7 @@ sends heartbeats from a second thread.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -51,7 +52,5 @@ class Channel:
         return message
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass

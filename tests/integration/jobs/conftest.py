@@ -12,6 +12,7 @@ so the expected output is computable. A file whose first line is a directive cha
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import signal
@@ -192,8 +193,6 @@ def jobs(tmp_path: Path, engine_env: None) -> Iterator[Env]:
     for job in client.jobs.list():
         if not job.status.terminal:
             for pid in worker_pids(job.name) + ([job.driver.pid] if job.driver.pid else []):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
     client.close()
