@@ -99,10 +99,9 @@ class LocalExecutor(Executor):
         entry = self._procs.get(worker)
         if entry is None:
             return
-        try:
+        # NOTE: a failed send means the worker is dying; its Exited event returns the task.
+        with contextlib.suppress(OSError):
             entry.channel.send(task.model_dump())
-        except OSError:
-            pass  # the worker is dying; its Exited event will return the task
 
     def poll(self, timeout: float) -> list[WorkerEvent]:
         events: list[WorkerEvent] = []
