@@ -101,7 +101,7 @@ class Bench:
         self.root.mkdir(parents=True)
         init_workspace(self.root)
         self.client = Client(self.root)
-        self.client.batch_endpoints.create_from_file(None, name="ep")
+        self.client.batch_endpoints.create_from_file(None, name="bench-ep")
         self.deployments = 0
 
     def deploy(self, scorer: str, settings: dict[str, Any], model_files: dict[str, Path | str] | None = None) -> str:
@@ -124,7 +124,7 @@ class Bench:
         (folder / "code" / "score.py").write_text(scorer)
         spec = {
             "name": name,
-            "endpoint_name": "ep",
+            "endpoint_name": "bench-ep",
             "type": "model",
             "model": {"name": f"m-{name}", "path": "model"},
             "code_configuration": {"code": "code", "scoring_script": "score.py"},
@@ -150,7 +150,7 @@ def run_job(bench: Bench, input_path: Path | str, *, timeout: float = 1800, **in
     """
     client = bench.client
     t0 = time.time()
-    job = client.batch_endpoints.invoke("ep", input=str(input_path), **invoke)
+    job = client.batch_endpoints.invoke("bench-ep", input=str(input_path), **invoke)
     t_invoked = time.time()
     output = Path(job.outputs["score"].path) / (job.settings.output_file_name if job.settings else "predictions.csv")
     t_output = None

@@ -1,0 +1,172 @@
+"""Throughput: a batchpoint job vs a bare ``multiprocessing.Pool`` doing the same scoring.
+
+    python bench/bench_throughput.py                  # 200 files x 5,000 rows x 20 features, 3 rounds
+    python bench/bench_throughput.py --quick          # 40 files, 2 rounds
+
+Workload: CSV files of float rows and a RandomForestClassifier (50 trees, depth 8) saved with joblib.
+Per file, both sides read the CSV with pandas and call ``predict``. Three ways, alternated in every round:
+
+* ``pool_bare``: ``multiprocessing.get_context("spawn").Pool(2, initializer=load model)`` and
+  ``imap_unordered(read+predict, files, chunksize=4)``; the pool start-up is included. This is the
+  baseline of the target (batchpoint >= 0.9x its rows/s).
+* ``pool_output``: the same, but every file's ``file,prediction`` rows are rendered as CSV in the pool
+  process and written, in order, to one output file (fsynced): the deliverable batchpoint produces.
+* ``batchpoint``: a job on a deployment with ``instance_count: 1``, ``max_concurrency_per_instance: 2``,
+  ``mini_batch_size: 4``; the scoring script returns a DataFrame ``file,prediction`` per mini-batch.
+  Timed from just before ``invoke()`` to the job read back as Completed; also reported: the time to
+  the merged ``predictions.csv`` and the job's own ``duration_seconds`` (driver start to end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import pool_scorer  # noqa: E402
+
+SCORER = """
+import os
+
+import joblib
+import pandas as pd
+
+
+def init():
+    global model
+    model = joblib.load(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "model.joblib"))
+
+
+def run(mini_batch):
+    frames = []
+    for path in mini_batch:
+        data = pd.read_csv(path)
+        frames.append(pd.DataFrame({"file": os.path.basename(path), "prediction": model.predict(data.values)}))
+    return pd.concat(frames, ignore_index=True)
+"""
+
+
+def run_pool(inputs: Path, model: Path, workers: int, chunk: int, output: Path | None) -> dict[str, Any]:
+    import multiprocessing
+
+    t0 = time.time()
+    files = sorted(str(inputs / name) for name in os.listdir(inputs))
+    ctx = multiprocessing.get_context("spawn")
+    rows = 0
+    t_first = None
+    with ctx.Pool(workers, initializer=pool_scorer.init, initargs=(str(model),)) as pool:
+        if output is None:
+            for count in pool.imap_unordered(pool_scorer.predict_count, files, chunksize=chunk):
+                t_first = t_first or time.time()
+                rows += count
+        else:
+            with open(output, "w") as out:
+                out.write("file,prediction\n")
+                for text in pool.imap(pool_scorer.predict_csv, files, chunksize=chunk):
+                    t_first = t_first or time.time()
+                    out.write(text)
+                    rows += text.count("\n")
+                out.flush()
+                os.fsync(out.fileno())
+    t1 = time.time()
+    return {"rows": rows, "seconds": t1 - t0, "rows_per_s": rows / (t1 - t0), "first_result_s": (t_first or t1) - t0}
+
+
+def run_batchpoint(bench: common.Bench, inputs: Path) -> dict[str, Any]:
+    result = common.run_job(bench, inputs)
+    attempts = common.attempts(bench, result["job"])
+    worker_busy = sum(float(a["elapsed_seconds"] or 0) for a in attempts)
+    with open(result["output"], "rb") as fh:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    rows = lines - 1  # header
+    result.update(
+        rows=rows,
+        seconds=result["to_completed_s"],
+        rows_per_s=rows / result["to_completed_s"],
+        rows_per_s_to_output=rows / result["to_output_s"],
+        rows_per_s_job_duration=rows / result["job_duration_s"],
+        worker_busy_s=worker_busy,
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="40 files, 2 rounds")
+    parser.add_argument("--files", type=int)
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--mini-batch-size", type=int, default=4)
+    args = parser.parse_args(argv)
+    files = args.files or (40 if args.quick else 200)
+    rounds = args.rounds or (2 if args.quick else 3)
+    common.ensure_compiled()
+
+    from workload import workload
+
+    data = workload(files, args.rows, args.features)
+    inputs, model = data / "inputs", data / "model" / "model.joblib"
+    bench = common.Bench("throughput")
+    bench.deploy(
+        SCORER,
+        {
+            "instance_count": 1, "max_concurrency_per_instance": args.workers, "mini_batch_size": args.mini_batch_size,
+            "output_file_name": "predictions.csv", "retry_settings": {"max_retries": 3, "timeout": 600},
+        },
+        {"model.joblib": model},
+    )  # fmt: skip
+    pool_out = bench.root / "pool-output.csv"
+    runs: dict[str, list[dict[str, Any]]] = {"pool_bare": [], "pool_output": [], "batchpoint": []}
+    for r in range(rounds):
+        for side in runs:
+            if side == "pool_bare":
+                res = run_pool(inputs, model, args.workers, args.mini_batch_size, None)
+            elif side == "pool_output":
+                pool_out.unlink(missing_ok=True)
+                res = run_pool(inputs, model, args.workers, args.mini_batch_size, pool_out)
+            else:
+                res = run_batchpoint(bench, inputs)
+            runs[side].append(res)
+            extra = ""
+            if side == "batchpoint":
+                extra = (f" (output at {res['to_output_s']:.2f} s, job duration {res['job_duration_s']:.2f} s, "
+                         f"invoke {res['invoke_s']:.2f} s)")  # fmt: skip
+            print(f"round {r + 1} {side:12s} {res['rows']} rows in {res['seconds']:.2f} s = {res['rows_per_s']:,.0f} rows/s{extra}")
+    bench.close()
+
+    med = {side: common.median([x["rows_per_s"] for x in xs]) for side, xs in runs.items()}
+    bp = runs["batchpoint"]
+    summary = {
+        "rows_per_s": med,
+        "seconds_median": {side: common.median([x["seconds"] for x in xs]) for side, xs in runs.items()},
+        "batchpoint_to_output_s_median": common.median([x["to_output_s"] for x in bp]),
+        "batchpoint_job_duration_s_median": common.median([x["job_duration_s"] for x in bp]),
+        "batchpoint_invoke_s_median": common.median([x["invoke_s"] for x in bp]),
+        "ratio_vs_pool_bare": med["batchpoint"] / med["pool_bare"],
+        "ratio_vs_pool_output": med["batchpoint"] / med["pool_output"],
+        "target_ratio": 0.9,
+    }
+    print(
+        f"median rows/s: pool_bare {med['pool_bare']:,.0f}, pool_output {med['pool_output']:,.0f}, "
+        f"batchpoint {med['batchpoint']:,.0f} -> ratio {summary['ratio_vs_pool_bare']:.3f} vs bare pool "
+        f"({summary['ratio_vs_pool_output']:.3f} vs pool with output); target >= 0.9"
+    )
+    params = {
+        "files": files, "rows_per_file": args.rows, "features": args.features, "workers": args.workers,
+        "mini_batch_size": args.mini_batch_size, "rounds": rounds, "model": "RandomForestClassifier(50 trees, depth 8)",
+        "pool_start_method": "spawn",
+    }  # fmt: skip
+    common.save("throughput" + ("-quick" if args.quick else ""), {"params": params, "summary": summary, "runs": runs})
+    return summary
+
+
+if __name__ == "__main__":
+    main()
