@@ -79,7 +79,7 @@ def run_pool(inputs: Path, model: Path, workers: int, chunk: int, output: Path |
 
 
 def run_batchpoint(bench: common.Bench, inputs: Path) -> dict[str, Any]:
-    result = common.run_job(bench, inputs)
+    result = common.run_job(bench, inputs, watch=0.1)
     attempts = common.attempts(bench, result["job"])
     worker_busy = sum(float(a["elapsed_seconds"] or 0) for a in attempts)
     with open(result["output"], "rb") as fh:

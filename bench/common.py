@@ -90,7 +90,7 @@ def percentile(values: list[float], q: float) -> float:
 
 # -- a workspace with one endpoint ---------------------------------------------------------------------
 class Bench:
-    """A fresh workspace under ``bench/.work/<name>`` with one endpoint ``ep``."""
+    """A fresh workspace under ``bench/.work/<name>`` with one endpoint ``bench-ep``."""
 
     def __init__(self, name: str) -> None:
         from batchpoint import Client
@@ -141,17 +141,21 @@ class Bench:
         self.client.close()
 
 
-def run_job(bench: Bench, input_path: Path | str, *, timeout: float = 1800, **invoke: Any) -> dict[str, Any]:
+def run_job(
+    bench: Bench, input_path: Path | str, *, timeout: float = 1800, watch: float = 0, **invoke: Any
+) -> dict[str, Any]:
     """Invoke, then wait for the merged output and the Completed state; times in seconds from t0.
 
     t0 is taken just before ``invoke()``. The output file is looked for every 5 ms (a cheap stat);
     the job row is read every 0.5 s until the output exists, then every 5 ms until the job is final,
-    so the bench process itself takes little CPU from the job.
+    so the bench process itself takes little CPU from the job. ``watch`` > 0 samples the driver's
+    memory and CPU every ``watch`` seconds (``DriverWatch``).
     """
     client = bench.client
     t0 = time.time()
     job = client.batch_endpoints.invoke("bench-ep", input=str(input_path), **invoke)
     t_invoked = time.time()
+    watcher = DriverWatch(bench, job.name, watch) if watch else None
     output = Path(job.outputs["score"].path) / (job.settings.output_file_name if job.settings else "predictions.csv")
     t_output = None
     last_get = 0.0
@@ -169,9 +173,11 @@ def run_job(bench: Bench, input_path: Path | str, *, timeout: float = 1800, **in
         if time.monotonic() > deadline:
             raise TimeoutError(f"job {job.name} did not end in {timeout} s (status {job.status})")
         time.sleep(0.005)
+    watched = watcher.stop() if watcher else {}
     if job.status.value != "Completed":
         raise RuntimeError(f"job {job.name} ended {job.status.value}: {job.message}")
     return {
+        **watched,
         "job": job.name,
         "invoke_s": t_invoked - t0,
         "to_output_s": (t_output - t0) if t_output else None,
@@ -190,3 +196,101 @@ def attempts(bench: Bench, job: str) -> list[dict[str, str]]:
 
     with open(bench.job_dir(job) / "logs" / "processed_mini-batches.csv", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+# -- watching the driver process -----------------------------------------------------------------------
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of one process (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            kids += [int(x) for x in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def _status_kib(pid: int, key: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class DriverWatch:
+    """Samples a job driver (found by ``client.jobs.get(name).driver.pid``) in a background thread.
+
+    Every ``interval`` s: its VmRSS and VmHWM (peak RSS, kept by the kernel), its CPU seconds and those
+    of its worker processes (its children). Start it right after ``invoke()``; it waits for the pid.
+    """
+
+    def __init__(self, bench: Bench, job: str, interval: float = 0.2) -> None:
+        import threading
+
+        self.bench, self.job, self.interval = bench, job, interval
+        self.pid: int | None = None
+        self.samples: list[tuple[float, int]] = []  # (time, VmRSS KiB)
+        self.peak_rss_kib = 0
+        self.hwm_kib = 0
+        self.driver_cpu = 0.0
+        self.worker_cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _find_pid(self) -> int | None:
+        # A separate client: SQLAlchemy sessions are not shared across threads.
+        from batchpoint import Client
+
+        with Client(self.bench.root) as client:
+            while not self._stop.is_set():
+                pid = client.jobs.get(self.job).driver.pid
+                if pid:
+                    return pid
+                time.sleep(0.02)
+        return None
+
+    def _run(self) -> None:
+        self.pid = self._find_pid()
+        if self.pid is None:
+            return
+        while True:
+            rss = _status_kib(self.pid, "VmRSS")
+            if rss is None:
+                break
+            self.samples.append((time.time(), rss))
+            self.peak_rss_kib = max(self.peak_rss_kib, rss)
+            self.hwm_kib = max(self.hwm_kib, _status_kib(self.pid, "VmHWM") or 0)
+            self.driver_cpu = _proc_cpu(self.pid) or self.driver_cpu
+            for kid in _children(self.pid):
+                cpu = _proc_cpu(kid)
+                if cpu is not None:
+                    self.worker_cpu[kid] = cpu
+            if self._stop.wait(self.interval):
+                break
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return {
+            "driver_pid": self.pid,
+            "driver_peak_rss_mib_sampled": round(self.peak_rss_kib / 1024, 1),
+            "driver_peak_rss_mib_vmhwm": round(self.hwm_kib / 1024, 1),
+            "driver_cpu_s": round(self.driver_cpu, 2),
+            "workers_cpu_s": round(sum(self.worker_cpu.values()), 2),
+            "rss_samples": len(self.samples),
+        }

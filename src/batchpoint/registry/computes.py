@@ -166,5 +166,7 @@ class ComputeService:
 
 
 def _compute_of(row: BatchDeploymentRow) -> str | None:
-    ref = (row.spec or {}).get("compute")
+    spec = row.spec or {}
+    # Model deployments name their compute; pipeline deployments keep it as their default_compute.
+    ref = spec.get("compute") or (spec.get("pipeline_settings") or {}).get("default_compute")
     return ref.removeprefix("azureml:") if isinstance(ref, str) else None
