@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from batchpoint.runtime import formatting
 from batchpoint.runtime.channel import Channel
@@ -55,10 +55,16 @@ def _configure(config: dict[str, Any]) -> None:
     sys.argv = [script, "--logging_level", level, *config.get("program_arguments", [])]
 
 
+class Sender(Protocol):
+    """Where a worker's replies go: the socket channel here, a Ray actor's return value there."""
+
+    def send(self, message: dict[str, Any]) -> None: ...
+
+
 class Worker:
     """One worker: a scorer module and the channel to the driver."""
 
-    def __init__(self, channel: Channel, config: dict[str, Any], worker_id: str) -> None:
+    def __init__(self, channel: Sender, config: dict[str, Any], worker_id: str) -> None:
         self.channel = channel
         self.config = config
         self.worker_id = worker_id
@@ -102,13 +108,17 @@ class Worker:
         reply["elapsed"] = time.perf_counter() - started
         self.channel.send(reply)
 
-    def serve(self) -> None:
+    def serve(self, channel: Channel) -> None:
         while True:
-            message = self.channel.receive()
+            message = channel.receive()
             if message is None or message.get("t") == "stop":
                 break
             if message.get("t") == "task":
                 self.handle(message)
+        self.stop()
+
+    def stop(self) -> None:
+        """Call the script's ``shutdown()`` if it has one."""
         shutdown = getattr(self.module, "shutdown", None)
         if callable(shutdown):
             try:
@@ -136,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if not worker.start():
         return 3
     try:
-        worker.serve()
+        worker.serve(channel)
     finally:
         stop.set()
     return 0

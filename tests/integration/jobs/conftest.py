@@ -17,6 +17,7 @@ import csv
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -183,8 +184,40 @@ def engine_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BATCHPOINT_ENGINE_DRIVER_STALE_SECONDS", "2")
 
 
+PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+
+
+@pytest.fixture
+def postgres_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, used as the workspace's metadata store."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"bp_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {exc}")
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    monkeypatch.setenv("BATCHPOINT_DATABASE_URL", url)
+    yield url
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_jobs(request: pytest.FixtureRequest, tmp_path: Path, engine_env: None) -> Iterator[Env]:
+    """The ``jobs`` environment on SQLite and on PostgreSQL."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_url")
+    yield from _jobs_env(tmp_path)
+
+
 @pytest.fixture
 def jobs(tmp_path: Path, engine_env: None) -> Iterator[Env]:
+    yield from _jobs_env(tmp_path)
+
+
+def _jobs_env(tmp_path: Path) -> Iterator[Env]:
     init_workspace(tmp_path)
     client = Client(tmp_path)
     client.batch_endpoints.create_from_file(None, name="jobs-ep")

@@ -163,3 +163,31 @@ def test_job_logs_layout(jobs: Env) -> None:
     assert "poisoned input" in jobs.client.jobs.logs(job.name, "errors.jsonl")
     with pytest.raises(InvalidInput):
         jobs.client.jobs.logs(job.name, "../../metadata.db")
+
+
+def test_data_asset_and_datastore_uris(jobs: Env) -> None:
+    store = jobs.client.workspace_path / "datastores" / "workspaceblobstore"
+    expected = write_inputs(store / "incoming" / "batch1", 4, rows=1)
+    jobs.deploy(mini_batch_size=2)
+    jobs.client.data.create(
+        name="incoming", path="azureml://datastores/workspaceblobstore/paths/incoming/batch1", type="uri_folder"
+    )
+    by_asset = jobs.wait(
+        jobs.client.batch_endpoints.invoke(
+            "jobs-ep",
+            input="azureml:incoming@latest",
+            output_path="azureml://datastores/workspaceblobstore/paths/results/run1",
+        )  # fmt: skip
+    )
+    assert by_asset.status == "Completed", by_asset.message
+    assert dict(read_output(store / "results" / "run1" / "predictions.csv")) == expected
+    by_uri = jobs.wait(
+        jobs.client.batch_endpoints.invoke(
+            "jobs-ep", input="azureml://datastores/workspaceblobstore/paths/incoming/batch1"
+        )
+    )
+    assert dict(read_output(Path(by_uri.outputs["score"].file or ""))) == expected
+    with pytest.raises(InvalidInput):
+        jobs.client.batch_endpoints.invoke(
+            "jobs-ep", input="azureml://datastores/workspaceblobstore/paths/../../../etc"
+        )

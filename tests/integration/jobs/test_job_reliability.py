@@ -28,7 +28,8 @@ def _no_temp_files(env: Env, job_name: str, output: Path) -> None:
     assert leftovers == []
 
 
-def test_killing_workers_loses_and_duplicates_nothing(jobs: Env) -> None:
+def test_killing_workers_loses_and_duplicates_nothing(any_db_jobs: Env) -> None:
+    jobs = any_db_jobs
     expected = write_inputs(jobs.root / "data", 1000, rows=2)
     jobs.deploy(mini_batch_size=10, max_concurrency_per_instance=2, environment_variables={"SCORER_SLEEP": "0.004"})
     job = jobs.client.batch_endpoints.invoke("jobs-ep", input=str(jobs.root / "data"))
@@ -51,7 +52,8 @@ def test_killing_workers_loses_and_duplicates_nothing(jobs: Env) -> None:
     assert 1 <= len(crashed) <= 5
 
 
-def test_killed_driver_resumes_with_identical_output(jobs: Env) -> None:
+def test_killed_driver_resumes_with_identical_output(any_db_jobs: Env) -> None:
+    jobs = any_db_jobs
     expected = write_inputs(jobs.root / "data", 300, rows=2)
     jobs.deploy(mini_batch_size=5, max_concurrency_per_instance=2, environment_variables={"SCORER_SLEEP": "0.01"})
     baseline = jobs.client.batch_endpoints.invoke(
@@ -152,7 +154,8 @@ def test_worker_that_exits_is_replaced(jobs: Env) -> None:
     _assert_exactly_once(Path(final.outputs["score"].file or ""), expected)
 
 
-def test_stopped_worker_late_commit_is_rejected(jobs: Env) -> None:
+def test_stopped_worker_late_commit_is_rejected(any_db_jobs: Env) -> None:
+    jobs = any_db_jobs
     expected = write_inputs(jobs.root / "data", 150, directives={0: "STOP"})
     expected.update({f"f00000-r{r}": r * 3 + 1 for r in range(3)})
     # Long enough (150 x 30 ms on the remaining worker) that the job still runs when the stopped one wakes up.
