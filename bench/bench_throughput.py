@@ -33,6 +33,7 @@ import pool_scorer  # noqa: E402
 
 SCORER = """
 import os
+import time
 
 import joblib
 import pandas as pd
@@ -41,6 +42,8 @@ import pandas as pd
 def init():
     global model
     model = joblib.load(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "model.joblib"))
+    with open(os.path.join(os.environ["BENCH_STATE"], f"ready-{os.getpid()}"), "w") as fh:
+        fh.write(repr(time.time()))
 
 
 def run(mini_batch):
@@ -52,7 +55,15 @@ def run(mini_batch):
 """
 
 
-def run_pool(inputs: Path, model: Path, workers: int, chunk: int, output: Path | None) -> dict[str, Any]:
+def _ready(state: Path, t0: float) -> dict[str, float]:
+    """When the first and the last worker had loaded the model (the stamps of ``init``), from t0."""
+    stamps = [float(p.read_text()) for p in state.glob("ready-*")]
+    for p in state.glob("ready-*"):
+        p.unlink()
+    return {"first_ready_s": min(stamps) - t0, "all_ready_s": max(stamps) - t0} if stamps else {}
+
+
+def run_pool(inputs: Path, model: Path, workers: int, chunk: int, output: Path | None, state: Path) -> dict[str, Any]:
     import multiprocessing
 
     t0 = time.time()
@@ -60,7 +71,7 @@ def run_pool(inputs: Path, model: Path, workers: int, chunk: int, output: Path |
     ctx = multiprocessing.get_context("spawn")
     rows = 0
     t_first = None
-    with ctx.Pool(workers, initializer=pool_scorer.init, initargs=(str(model),)) as pool:
+    with ctx.Pool(workers, initializer=pool_scorer.init, initargs=(str(model), str(state))) as pool:
         if output is None:
             for count in pool.imap_unordered(pool_scorer.predict_count, files, chunksize=chunk):
                 t_first = t_first or time.time()
@@ -75,11 +86,15 @@ def run_pool(inputs: Path, model: Path, workers: int, chunk: int, output: Path |
                 out.flush()
                 os.fsync(out.fileno())
     t1 = time.time()
-    return {"rows": rows, "seconds": t1 - t0, "rows_per_s": rows / (t1 - t0), "first_result_s": (t_first or t1) - t0}
+    return {
+        "rows": rows, "seconds": t1 - t0, "rows_per_s": rows / (t1 - t0), "first_result_s": (t_first or t1) - t0,
+        **_ready(state, t0),
+    }  # fmt: skip
 
 
-def run_batchpoint(bench: common.Bench, inputs: Path) -> dict[str, Any]:
+def run_batchpoint(bench: common.Bench, inputs: Path, state: Path) -> dict[str, Any]:
     result = common.run_job(bench, inputs, watch=0.1)
+    result.update(_ready(state, result["t0"]))
     attempts = common.attempts(bench, result["job"])
     worker_busy = sum(float(a["elapsed_seconds"] or 0) for a in attempts)
     with open(result["output"], "rb") as fh:
@@ -115,11 +130,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = workload(files, args.rows, args.features)
     inputs, model = data / "inputs", data / "model" / "model.joblib"
     bench = common.Bench("throughput")
+    state = bench.root / "state"
+    state.mkdir()
     bench.deploy(
         SCORER,
         {
             "instance_count": 1, "max_concurrency_per_instance": args.workers, "mini_batch_size": args.mini_batch_size,
             "output_file_name": "predictions.csv", "retry_settings": {"max_retries": 3, "timeout": 600},
+            "environment_variables": {"BENCH_STATE": str(state)},
         },
         {"model.joblib": model},
     )  # fmt: skip
@@ -128,16 +146,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for r in range(rounds):
         for side in runs:
             if side == "pool_bare":
-                res = run_pool(inputs, model, args.workers, args.mini_batch_size, None)
+                res = run_pool(inputs, model, args.workers, args.mini_batch_size, None, state)
             elif side == "pool_output":
                 pool_out.unlink(missing_ok=True)
-                res = run_pool(inputs, model, args.workers, args.mini_batch_size, pool_out)
+                res = run_pool(inputs, model, args.workers, args.mini_batch_size, pool_out, state)
             else:
-                res = run_batchpoint(bench, inputs)
+                res = run_batchpoint(bench, inputs, state)
             runs[side].append(res)
-            extra = ""
+            extra = f" (workers ready at {res.get('all_ready_s', float('nan')):.2f} s)"
             if side == "batchpoint":
-                extra = (f" (output at {res['to_output_s']:.2f} s, job duration {res['job_duration_s']:.2f} s, "
+                extra += (f" (output at {res['to_output_s']:.2f} s, job duration {res['job_duration_s']:.2f} s, "
                          f"invoke {res['invoke_s']:.2f} s)")  # fmt: skip
             print(f"round {r + 1} {side:12s} {res['rows']} rows in {res['seconds']:.2f} s = {res['rows_per_s']:,.0f} rows/s{extra}")
     bench.close()

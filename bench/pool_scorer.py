@@ -13,13 +13,17 @@ _model: Any = None
 _pd: Any = None
 
 
-def init(model_path: str) -> None:
+def init(model_path: str, state: str) -> None:
     global _model, _pd
     import joblib
     import pandas
 
     _pd = pandas
     _model = joblib.load(model_path)
+    import time
+
+    with open(os.path.join(state, f"ready-{os.getpid()}"), "w") as fh:
+        fh.write(repr(time.time()))
 
 
 def predict_count(path: str) -> int:

@@ -29,6 +29,48 @@ class EngineSettings(BaseSettings):
     """The job fails once ``init()`` has failed this many times per worker slot without any success."""
 
 
+class ServerSettings(BaseSettings):
+    """Knobs of ``batchpoint server`` (read from ``BATCHPOINT_SERVER_*``); the defaults are safe for a team."""
+
+    model_config = SettingsConfigDict(env_prefix="BATCHPOINT_SERVER_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    """Interface to listen on; loopback unless told otherwise."""
+
+    port: int = Field(8080, ge=0, le=65535)
+
+    input_roots: str | None = None
+    """Server folders invokes and data assets may read from, separated by ``os.pathsep``
+    (default: the workspace's datastores folder). Datastore URIs are always allowed."""
+
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    """Largest JSON request body."""
+
+    max_upload_bytes: int = Field(2 * 1024**3, ge=1024)
+    """Largest upload (a model file or archive, a code folder, input data)."""
+
+    max_extracted_bytes: int = Field(4 * 1024**3, ge=1024)
+    """Largest total size an uploaded archive may expand to."""
+
+    max_archive_members: int = Field(10_000, ge=1)
+    """Most entries an uploaded archive may hold."""
+
+    max_json_depth: int = Field(32, ge=4, le=256)
+    """Deepest nesting of arrays and objects accepted in a JSON body."""
+
+    jobs_per_compute: int = Field(2, ge=1, le=1024)
+    """Jobs running at once on one compute; more wait in the server's queue (state Queued)."""
+
+    compute_concurrency: str | None = None
+    """Per-compute limits that differ from ``jobs_per_compute``: ``local=4,gpu-cluster=1``."""
+
+    queue_poll_seconds: float = Field(0.5, gt=0, le=60)
+    """How often the job queue looks for jobs to start, lost drivers to replace and cancels to apply."""
+
+    max_driver_restarts: int = Field(5, ge=0)
+    """A job whose driver was lost more often than this is left for ``job resume`` instead of restarted."""
+
+
 class Settings(BaseSettings):
     """Settings of one batchpoint process (CLI, SDK, driver or server)."""
 
@@ -47,3 +89,6 @@ class Settings(BaseSettings):
     """Bearer token for the server."""
 
     engine: EngineSettings = Field(default_factory=EngineSettings)
+
+    serving: ServerSettings = Field(default_factory=ServerSettings)
+    """Settings of ``batchpoint server`` (only the server reads them)."""

@@ -112,3 +112,20 @@ def delete(
         typer.confirm(f"Delete environment '{name}' version '{version}'?", abort=True)
     client(ctx).environments.delete(name, version)
     typer.echo(f"Deleted environment '{name}' version '{version}'.", err=True)
+
+
+BUILD_COLUMNS = ("name", "version", "python_version", "reused", "build_seconds", "build_log")
+
+
+@app.command("build")
+def build(
+    ctx: typer.Context,
+    name: NameOpt,
+    version: VersionOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Build again even if a cached build exists.")] = False,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Build an environment into its cached virtual environment now, rather than at the first job that needs it."""
+    typer.echo(f"Building environment '{name}' (the first build can take minutes)...", err=True)
+    emit(client(ctx).environments.build(name, version, force=force), output, query, columns=BUILD_COLUMNS)

@@ -88,7 +88,8 @@ def requirement_name(line: str) -> str | None:
 
 
 def drop_azureml_runtime(lines: list[str], notes: list[str]) -> list[str]:
-    kept, dropped = [], []
+    kept: list[str] = []
+    dropped: list[str] = []
     for line in lines:
         name = requirement_name(line)
         (dropped if name in AZUREML_RUNTIME_PACKAGES else kept).append(line)

@@ -56,6 +56,8 @@ class TaskResult(BaseModel):
     elapsed: float = 0.0
     error: ErrorInfo | None = None
     item_errors: list[dict[str, Any]] = Field(default_factory=list)
+    fault: Literal["no_space"] | None = None
+    """Set when the attempt failed because of the machine (a full disk), not because of the input."""
 
 
 WorkerMessage = Annotated[Ready | InitFailed | Heartbeat | TaskResult, Field(discriminator="t")]

@@ -9,6 +9,7 @@ worker holds has a lease in the database before the worker can answer it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -108,13 +109,19 @@ class JobRunner:
             log.warning("a newer driver took over this job; exiting")
             self._shutdown_workers(kill=True)
             return JobState.running
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                log.exception("driver failed")
+                return self._abort(JobState.failed, f"internal error in the job driver: {type(exc).__name__}: {exc}")
+            return self._abort(JobState.failed, _no_space_reason(f"{exc.strerror}: {exc.filename}", self.job_name))
         except Exception as exc:
             log.exception("driver failed")
             return self._abort(JobState.failed, f"internal error in the job driver: {type(exc).__name__}: {exc}")
         finally:
             if self.reader:
                 self.reader.close()
-            self.logs.close()
+            with contextlib.suppress(OSError):
+                self.logs.close()
 
     def _start(self) -> None:
         from batchpoint.jobs.prepare import prepare_runtime
@@ -253,6 +260,10 @@ class JobRunner:
         if attempt is None:
             self._reject_late(slot, message)
             return
+        if message.fault == "no_space":
+            self._release(attempt, slot.worker, "no space left on device")
+            detail = message.error.message if message.error else "no space left on device"
+            raise JobAbort(JobState.failed, _no_space_reason(detail, self.job_name))
         if message.ok:
             self._commit(slot, attempt, message)
         else:
@@ -500,7 +511,12 @@ class JobRunner:
             self._flush(time.monotonic() + 1e9)
             parts = self.ledger.committed_parts()
         target = Path(self.spec.output.path) / self.settings.output_file_name
-        merge.merge_parts([p for _, p, _ in parts], target)
+        try:
+            merge.merge_parts([p for _, p, _ in parts], target)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise JobAbort(JobState.failed, _no_space_reason(f"{exc.strerror}: {target}", self.job_name)) from None
+            raise
 
     def _summary(self, error_count: int) -> dict[str, Any]:
         t = self.totals
@@ -521,8 +537,10 @@ class JobRunner:
                 pending, self.batch = self.batch, Batch()
                 pending.leases.clear()
                 self.ledger.apply(pending, {"heartbeat_at": time.time()})
-            error_count = self.logs.rebuild_errors(self.ledger.with_errors())
-            self.logs.result(state, reason, self._summary(error_count) if self.totals else {})
+            error_count = 0
+            with contextlib.suppress(OSError):  # the logs' disk may be the full one
+                error_count = self.logs.rebuild_errors(self.ledger.with_errors())
+                self.logs.result(state, reason, self._summary(error_count) if self.totals else {})
             values: dict[str, Any] = {"ended_at": time.time(), "failure_reason": reason, "heartbeat_at": time.time()}
             values["error"] = _json(self.first_error)
             for key in ("mb_done", "mb_failed", "items_ok", "items_failed"):
@@ -541,6 +559,13 @@ class JobRunner:
                 self.executor.kill(worker)
         self.executor.close(grace=0.5 if kill else 10.0)
         self.executor = None
+
+
+def _no_space_reason(detail: str, job_name: str) -> str:
+    return (
+        f"no space left on device ({detail}); nothing committed was lost and nothing was published: "
+        f"free some space and run 'batchpoint job resume -n {job_name}'"
+    )
 
 
 def _json(value: Any) -> Any:

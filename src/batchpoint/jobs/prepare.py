@@ -1,15 +1,23 @@
-"""Preparing a job's runtime: the model folder, the code, the worker configuration file."""
+"""Preparing a job's runtime: the model folder, the code, the environment, the worker configuration file.
+
+Everything that can fail before the first mini-batch fails here, while the job is Preparing: a
+model that cannot be materialised, an environment that does not build (the message carries the
+resolver's own words and the build log), a built-in MLflow scorer without mlflow to run it.
+"""
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchpoint.environments import definitions
+from batchpoint.environments.builder import EnvironmentBuild, EnvironmentBuilder, has_module
+from batchpoint.errors import MissingExtra
 from batchpoint.jobs.schemas import RunSpec
 from batchpoint.registry.schemas import Model
+from batchpoint.runtime.mlflow_scorer import INPUT_ROOT_VARIABLE, INSTALL_HINT
 
 if TYPE_CHECKING:
     from batchpoint.services import Services
@@ -28,13 +36,19 @@ class Runtime:
 
 def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
     env: dict[str, str] = {}
+    model: Model | None = None
+    model_dir: Path | None = None
     if spec.model is not None:
-        model_dir = ctx.models.materialise(Model.model_validate(spec.model))
+        model = Model.model_validate(spec.model)
+        model_dir = ctx.models.materialise(model)
         env["AZUREML_MODEL_DIR"] = str(model_dir)
     output_dir = Path(spec.output.path)
     output_dir.mkdir(parents=True, exist_ok=True)
     env["AZUREML_BI_OUTPUT_PATH"] = str(output_dir)
+    if spec.builtin_scorer and spec.input.type == "uri_folder" and Path(spec.input.resolved).is_dir():
+        env[INPUT_ROOT_VARIABLE] = spec.input.resolved
     env.update(spec.settings.environment_variables)
+    built = _environment(ctx, spec, model, model_dir, job_dir)
     code_dir: Path | None = None
     if spec.code_manifest:
         code_root = job_dir / "code"
@@ -57,5 +71,39 @@ def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
     }
     config_file = job_dir / "worker-config.json"
     config_file.write_text(json.dumps(config, indent=2))
-    environment = {"name": None, "python": sys.executable, "note": "batchpoint's own interpreter", "build_seconds": 0}
-    return Runtime(config_file=config_file, cwd=work_dir, python=sys.executable, env=env, environment=environment)
+    return Runtime(config_file=config_file, cwd=work_dir, python=built.python, env=env, environment=built.job_record())
+
+
+def _environment(
+    ctx: Services, spec: RunSpec, model: Model | None, model_dir: Path | None, job_dir: Path
+) -> EnvironmentBuild:
+    """Resolve and build (or reuse) the job's environment; fails the job now if it cannot run the scorer."""
+    request = definitions.for_job(ctx, spec, model, model_dir)
+    built = EnvironmentBuilder(ctx.layout.cache).build(request)
+    _write_summary(job_dir / "logs" / "environment.txt", built)
+    if spec.builtin_scorer == "mlflow" and not has_module(built.python, "mlflow"):
+        if built.kind == "current":
+            raise MissingExtra(
+                "the built-in MLflow scorer needs mlflow, which batchpoint's interpreter does not have: "
+                f"{INSTALL_HINT}",
+                hint="or give the deployment an environment that lists mlflow-skinny",
+            )
+        raise MissingExtra(
+            f"the built-in MLflow scorer needs mlflow, which {request.label} does not have: add mlflow-skinny to "
+            "its pip dependencies",
+            hint="or deploy without an environment to run in the model's own environment",
+        )
+    return built
+
+
+def _write_summary(path: Path, built: EnvironmentBuild) -> None:
+    """``logs/environment.txt``: which environment the job used and where its build log is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = built.model_dump(mode="json")
+    width = max(len(k) for k in record)
+    lines = []
+    for key, value in record.items():
+        if key == "requirements":
+            value = ", ".join(value) if value else ""
+        lines.append(f"{key.ljust(width)}  {'' if value is None else value}")
+    path.write_text("\n".join(lines) + "\n")

@@ -28,6 +28,7 @@ from batchpoint.registry.versioned import VersionedRows, VersionedService, deplo
 from batchpoint.store.tables import EnvironmentRow
 
 if TYPE_CHECKING:
+    from batchpoint.environments.builder import EnvironmentBuild
     from batchpoint.services import Services
 
 PATH_FIELDS = ("conda_file", "pip_requirements")
@@ -161,6 +162,13 @@ class EnvironmentService(VersionedService[EnvironmentRow, Environment]):
         with self.ctx.db.read() as s:
             rows = s.scalars(select(EnvironmentRow).where(EnvironmentRow.spec_hash == digest))
             return [self._to_schema(r) for r in rows]
+
+    # -- building ------------------------------------------------------------------------------------
+    def build(self, name: str, version: str | None = None, *, force: bool = False) -> EnvironmentBuild:
+        """Build a version (the latest by default) into its cached virtual environment, or find it built."""
+        from batchpoint.environments.builder import build_registered
+
+        return build_registered(self.ctx, self.get(name, version), force=force)
 
     def _users(self, s: Session, name: str, versions: list[str]) -> list[str]:
         wanted = {f"{name}:{v}" for v in versions}

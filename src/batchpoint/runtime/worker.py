@@ -10,6 +10,7 @@ and loses its lease.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -103,8 +104,10 @@ class Worker:
                 header, body = formatting.render(result, self.kind, self.to_csv)
                 part_size = formatting.write_part(task["part"], header, body)
             reply.update(ok=True, returned=returned, part_size=part_size, item_errors=failed)
-        except BaseException as exc:
+        except BaseException as exc:  # run() failures fail the attempt, not the worker
             reply.update(ok=False, error=describe_exception(exc))
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                reply["fault"] = "no_space"  # the machine's fault, not the mini-batch's: the driver stops the job
         reply["elapsed"] = time.perf_counter() - started
         self.channel.send(reply)
 

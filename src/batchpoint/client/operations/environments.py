@@ -10,6 +10,7 @@ from batchpoint.registry.schemas import Environment
 from batchpoint.registry.specs import EnvironmentSpec, spec_from_fields
 
 if TYPE_CHECKING:
+    from batchpoint.environments.builder import EnvironmentBuild
     from batchpoint.services import Services
 
 
@@ -66,3 +67,7 @@ class EnvironmentOperations:
 
     def delete(self, name: str, version: str) -> None:
         self._services.environments.delete(name, version)
+
+    def build(self, name: str, version: str | None = None, *, force: bool = False) -> EnvironmentBuild:
+        """Build the environment into its own virtual environment (once; later calls and jobs reuse it)."""
+        return self._services.environments.build(name, version, force=force)

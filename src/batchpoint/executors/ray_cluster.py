@@ -1,0 +1,143 @@
+"""Connecting a job's driver to Ray, and the private single-node Ray of a compute whose address is ``local``.
+
+``local`` starts Ray inside the driver process for one job and stops it when the job ends:
+
+* every port binds the loopback interface only (GCS, raylet, object manager, workers, dashboard
+  and its agent): the node's address is 127.0.0.1, so nothing on the network can reach it;
+* token authentication is on (``RAY_AUTH_MODE=token``) with a random 256-bit token that exists only
+  in the environment of the driver and of the Ray processes it starts, never in a file;
+* its session files go to a private temporary folder, removed afterwards, so ``ray.init("auto")``
+  from another process does not find it.
+
+The Ray processes of a private cluster share the driver's fate: if the driver is killed, the
+operating system stops them (Ray starts them with a parent-death signal), and a resumed driver
+starts a fresh one.
+
+``auto`` and ``ray://HOST:PORT`` connect to a cluster someone else runs; its security is theirs
+(docs/ray.md says what to set).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+from types import ModuleType
+from typing import Any
+
+from batchpoint.errors import BatchpointError, MissingExtra
+
+log = logging.getLogger("batchpoint.driver")
+
+INSTALL_HINT = "pip install 'batchpoint[ray]'"
+# Ray reads these at import time: with the first one false, a Linux node takes 127.0.0.1 as its
+# address (as on macOS and Windows) and its servers listen on loopback only.
+_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+def import_ray() -> ModuleType:
+    """``ray``, or ``MissingExtra`` naming the extra to install."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise MissingExtra(
+            f"a compute of type ray needs Ray, which is not installed ({exc}): {INSTALL_HINT}",
+            hint=INSTALL_HINT,
+        ) from None
+    return ray
+
+
+_TOKEN: list[str] = []
+
+
+def _private_token() -> str:
+    """One random token per driver process (Ray caches the token it has read)."""
+    if not _TOKEN:
+        _TOKEN.append(secrets.token_hex(32))
+    return _TOKEN[0]
+
+
+class RayConnection:
+    """This process's connection to Ray for one executor: connect, and disconnect (and stop a private cluster)."""
+
+    def __init__(self, address: str, *, namespace: str, num_cpus: int | None = None, dashboard: bool = True) -> None:
+        self.address = address
+        self.private = address == "local"
+        self.namespace = namespace
+        self.num_cpus = num_cpus
+        self.dashboard = dashboard
+        self.temp_dir: str | None = None
+        self.ray: Any = None
+        self.info: dict[str, Any] = {}
+
+    def connect(self) -> Any:
+        if self.private:
+            # Before Ray is imported: it reads these once.
+            os.environ.update(_LOOPBACK_ENV)
+            os.environ["RAY_AUTH_MODE"] = "token"
+            os.environ["RAY_AUTH_TOKEN"] = _private_token()
+            os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
+            os.environ.pop("RAY_ADDRESS", None)
+        ray = import_ray()
+        if ray.is_initialized():
+            ray.shutdown()
+        try:
+            if self.private:
+                self._start_private(ray)
+            else:
+                self._connect_existing(ray)
+        except BatchpointError:
+            raise
+        except Exception as exc:
+            self.close()
+            where = "start a private Ray cluster" if self.private else f"connect to the Ray cluster at {self.address}"
+            raise BatchpointError(
+                f"cannot {where}: {type(exc).__name__}: {exc}",
+                hint="check the compute's address and that the cluster runs the same Ray version"
+                if not self.private
+                else None,
+            ) from None
+        self.ray = ray
+        return ray
+
+    def _start_private(self, ray: Any) -> None:
+        with contextlib.suppress(AttributeError):
+            # Ray was imported before (an earlier executor of this driver): apply the settings anyway.
+            ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
+        with contextlib.suppress(Exception):
+            ray._raylet.Config.initialize("")
+        self.temp_dir = tempfile.mkdtemp(prefix="bp-ray-")
+        kwargs: dict[str, Any] = {
+            "namespace": self.namespace,
+            "num_cpus": self.num_cpus,
+            "include_dashboard": self.dashboard,
+            "dashboard_host": "127.0.0.1",
+            "log_to_driver": False,
+            "_temp_dir": self.temp_dir,
+            "_node_ip_address": "127.0.0.1",
+        }
+        context = ray.init(**kwargs)
+        self.info = {"cluster": "private", "node_ip": "127.0.0.1", "auth": "token"}
+        dashboard = getattr(context, "dashboard_url", None)
+        if dashboard:
+            self.info["dashboard"] = dashboard
+        log.info("started a private Ray %s (loopback only, token auth)", ray.__version__)
+
+    def _connect_existing(self, ray: Any) -> None:
+        kwargs: dict[str, Any] = {"namespace": self.namespace, "log_to_driver": False}
+        ray.init(address=self.address, **kwargs)
+        self.info = {"cluster": self.address}
+        log.info("connected to the Ray cluster at %s (Ray %s)", self.address, ray.__version__)
+
+    def close(self) -> None:
+        ray = self.ray
+        if ray is not None:
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            self.ray = None
+        if self.temp_dir:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            self.temp_dir = None
