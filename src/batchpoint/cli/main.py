@@ -10,6 +10,9 @@ import typer
 
 from batchpoint._version import __version__
 from batchpoint.cli import batch_deployment, batch_endpoint, compute, data, environment, job, model, workspace
+from batchpoint.cli import login as login_cli
+from batchpoint.cli import server as server_cli
+from batchpoint.cli import token as token_cli
 from batchpoint.cli.common import CliState
 from batchpoint.errors import BatchpointError
 
@@ -51,6 +54,9 @@ app.add_typer(batch_endpoint.app, name="batch-endpoint", help="Batch endpoints: 
 app.add_typer(batch_deployment.app, name="batch-deployment", help="Deployments behind batch endpoints.")
 job.register_invoke(batch_endpoint.app, batch_deployment.app)
 app.add_typer(job.app, name="job", help="Batch jobs: show, stream, logs, cancel, resume, download.")
+server_cli.register(app)
+login_cli.register(app)
+app.add_typer(token_cli.app, name="token", help="Server tokens: create, list, revoke.")
 
 
 def run() -> None:

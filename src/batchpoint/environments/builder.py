@@ -195,7 +195,7 @@ def spec_hash(interpreter: Interpreter, requirements: list[str]) -> str:
 
 def has_module(python: str, module: str) -> bool:
     """Whether ``module`` can be found by ``python`` (without importing it)."""
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
+    if os.path.abspath(python) == os.path.abspath(sys.executable):  # not realpath: a venv links to its base
         import importlib.util
 
         return importlib.util.find_spec(module) is not None

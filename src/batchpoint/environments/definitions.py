@@ -6,9 +6,9 @@ Three kinds:
   ``pip_requirements`` and ``python_version``; its ``image`` is recorded and ignored with a note.
 * ``model``: the model's own environment, read the way ``mlflow models serve`` reads it
   (``python_env.yaml`` and ``requirements.txt``, else ``conda.yaml``). For MLflow models ``mlflow`` is
-  installed as ``mlflow-skinny`` (added when the model does not list it), and for the built-in
-  scorer ``pandas``, ``pyarrow`` and ``pillow`` are added when missing so every supported file type
-  can be read.
+  installed as ``mlflow-skinny`` (added when the model does not list it), and ``pandas``, ``pyarrow``
+  and ``pillow`` are added when missing, so the built-in scorer can read every supported file type
+  and a no-code and a scripted deployment of the same model share one environment.
 * ``current``: batchpoint's own interpreter, nothing to build.
 
 A deployment without ``environment`` runs in ``current``, except a no-code MLflow deployment,
@@ -46,7 +46,7 @@ AZUREML_RUNTIME_PACKAGES = frozenset(
 """Packages Azure's batch runtime needs in every environment; batchpoint's runtime does not."""
 
 SCORER_PACKAGES = ("pandas", "pyarrow", "pillow")
-"""What the built-in MLflow scorer reads files with, added to model environments that lack them."""
+"""What the built-in MLflow scorer reads files with, added to MLflow model environments that lack them."""
 
 Kind = Literal["registered", "model", "current"]
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
@@ -128,7 +128,7 @@ def from_registered(env: Environment) -> EnvironmentRequest:
 
 
 # -- the model's own environment -----------------------------------------------------------------------
-def from_model(model: Model, model_dir: Path, *, builtin_scorer: bool) -> EnvironmentRequest:
+def from_model(model: Model, model_dir: Path) -> EnvironmentRequest:
     """The environment a model was saved with (``model_dir`` is its ``AZUREML_MODEL_DIR``)."""
     folder = Path(model_dir) / model.path
     if not folder.is_dir():
@@ -144,7 +144,6 @@ def from_model(model: Model, model_dir: Path, *, builtin_scorer: bool) -> Enviro
     if mlmodel:
         requirements = _with_mlflow_skinny(requirements, mlmodel.get("mlflow_version"), notes)
         python = python or pyfunc.get("python_version")
-    if builtin_scorer:
         present = {requirement_name(line) for line in requirements}
         missing = [p for p in SCORER_PACKAGES if p not in present]
         if missing:
@@ -248,7 +247,7 @@ def for_job(ctx: Services, spec: RunSpec, model: Model | None, model_dir: Path |
     if ref == "model":
         if model is None or model_dir is None:
             raise InvalidInput("'environment: model' needs a deployment with a model", field="environment")
-        return from_model(model, model_dir, builtin_scorer=builtin)
+        return from_model(model, model_dir)
     if ref:
         return from_registered(ctx.environments.resolve(ref))
     if not builtin:
@@ -265,4 +264,4 @@ def for_job(ctx: Services, spec: RunSpec, model: Model | None, model_dir: Path |
             field=f"settings.environment_variables.{MLFLOW_ENVIRONMENT_VARIABLE}",
         )
     assert model is not None and model_dir is not None  # a no-code deployment always has an MLflow model
-    return from_model(model, model_dir, builtin_scorer=True)
+    return from_model(model, model_dir)

@@ -155,6 +155,10 @@ class JobRunner:
         if self.executor_factory is not None:
             executor: Executor = self.executor_factory(self, runtime)
             return executor
+        if self.spec.compute.get("type") == "ray":
+            from batchpoint.executors.factory import make_executor
+
+            return make_executor(self, runtime)
         from batchpoint.executors.local import LocalExecutor
 
         return LocalExecutor(

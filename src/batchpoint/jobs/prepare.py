@@ -8,19 +8,29 @@ resolver's own words and the build log), a built-in MLflow scorer without mlflow
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import text
+
 from batchpoint.environments import definitions
-from batchpoint.environments.builder import EnvironmentBuild, EnvironmentBuilder, has_module
+from batchpoint.environments.builder import EnvironmentBuild, EnvironmentBuilder, has_module, host_interpreter
 from batchpoint.errors import MissingExtra
-from batchpoint.jobs.schemas import RunSpec
+from batchpoint.jobs.schemas import JobState, RunSpec
 from batchpoint.registry.schemas import Model
 from batchpoint.runtime.mlflow_scorer import INPUT_ROOT_VARIABLE, INSTALL_HINT
 
 if TYPE_CHECKING:
     from batchpoint.services import Services
+
+log = logging.getLogger("batchpoint.driver")
 
 
 @dataclass
@@ -32,6 +42,8 @@ class Runtime:
     python: str
     env: dict[str, str]
     environment: dict[str, Any]
+    requirements: list[str] = field(default_factory=list)
+    """The environment's resolved pip requirement lines (what a Ray ``runtime_env`` would install)."""
 
 
 def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
@@ -71,7 +83,10 @@ def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
     }
     config_file = job_dir / "worker-config.json"
     config_file.write_text(json.dumps(config, indent=2))
-    return Runtime(config_file=config_file, cwd=work_dir, python=built.python, env=env, environment=built.job_record())
+    return Runtime(
+        config_file=config_file, cwd=work_dir, python=built.python, env=env, environment=built.job_record(),
+        requirements=list(built.requirements),
+    )  # fmt: skip
 
 
 def _environment(
@@ -79,7 +94,18 @@ def _environment(
 ) -> EnvironmentBuild:
     """Resolve and build (or reuse) the job's environment; fails the job now if it cannot run the scorer."""
     request = definitions.for_job(ctx, spec, model, model_dir)
-    built = EnvironmentBuilder(ctx.layout.cache).build(request)
+    if spec.compute.get("type") == "ray":
+        # Ray's runtime_env installs the packages on the cluster's nodes; nothing is built here.
+        host = host_interpreter()
+        note = "on a Ray compute the environment's pip packages are installed by Ray's runtime_env"
+        built = EnvironmentBuild(
+            kind=request.kind, name=request.name, version=request.version, model=request.model, python=host.path,
+            python_version=host.version, requirements=request.requirements, note="; ".join([note, *request.notes]),
+        )  # fmt: skip
+        _write_summary(job_dir / "logs" / "environment.txt", built)
+        return built
+    with _heartbeat(ctx, job_dir.name):
+        built = EnvironmentBuilder(ctx.layout.cache).build(request)
     _write_summary(job_dir / "logs" / "environment.txt", built)
     if spec.builtin_scorer == "mlflow" and not has_module(built.python, "mlflow"):
         if built.kind == "current":
@@ -94,6 +120,34 @@ def _environment(
             hint="or deploy without an environment to run in the model's own environment",
         )
     return built
+
+
+@contextmanager
+def _heartbeat(ctx: Services, job_name: str) -> Iterator[None]:
+    """Keep the job's heartbeat fresh while an environment builds (minutes), so it is not reported lost.
+
+    Only this driver's own row is touched (same pid, still Preparing): a newer driver is never masked.
+    """
+    stop = threading.Event()
+    interval = ctx.settings.engine.heartbeat_seconds
+    query = text("UPDATE jobs SET heartbeat_at=:now WHERE name=:name AND driver_pid=:pid AND state=:state")
+    values = {"name": job_name, "pid": os.getpid(), "state": JobState.preparing.value}
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                with ctx.db.session() as s:
+                    s.execute(query, {**values, "now": time.time()})
+            except Exception:
+                log.warning("could not write the heartbeat while the environment builds", exc_info=True)
+
+    thread = threading.Thread(target=beat, name="environment-build-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _write_summary(path: Path, built: EnvironmentBuild) -> None:

@@ -277,9 +277,18 @@ def _row_label(index: int, ext: str) -> str:
     return f"row {index} (line {index + 2})" if ext == ".csv" else f"row {index}"
 
 
+def _shown(value: Any) -> str:
+    """A cell as the message quotes it: ``'abc'``, ``2.5``, or ``is empty``."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip()):
+        return "is empty"
+    return f"has {value!r}"
+
+
 def _bad_rows(series: Any, mask: Any, col: Any, expected: str, ext: str) -> FileError:
     positions = [i for i, bad in enumerate(mask.tolist()) if bad]
-    shown = ", ".join(f"{_row_label(i, ext)} has {series.iloc[i]!r}" for i in positions[:_SHOWN_BAD_ROWS])
+    shown = ", ".join(f"{_row_label(i, ext)} {_shown(series.iloc[i])}" for i in positions[:_SHOWN_BAD_ROWS])
     more = f" and {len(positions) - _SHOWN_BAD_ROWS} more row(s)" if len(positions) > _SHOWN_BAD_ROWS else ""
     return FileError("SchemaMismatch", f"column '{col.name}' expects {expected}: {shown}{more}")
 
@@ -296,7 +305,7 @@ def _convert(series: Any, col: Any, ext: str) -> Any:
             raise _bad_rows(series, bad, col, f"{type_name} numbers", ext)
         if type_name in ("integer", "long"):
             if blank.any():
-                raise _bad_rows(series, blank, col, f"{type_name} numbers (found an empty value)", ext)
+                raise _bad_rows(series, blank, col, f"{type_name} numbers", ext)
             fractional = numbers != numbers.round()
             if fractional.any():
                 raise _bad_rows(series, fractional, col, f"{type_name} (whole) numbers", ext)

@@ -1,0 +1,67 @@
+"""``batchpoint server``: run the REST API, the job queue and the Azure-style data plane."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Annotated
+
+import typer
+
+from batchpoint.cli.common import CliState
+from batchpoint.config import Settings
+
+#: Never handed to drivers and workers (they inherit the server's environment and run user code).
+SECRET_ENV = ("BATCHPOINT_BOOTSTRAP_TOKEN", "BATCHPOINT_TOKEN")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("server")
+    def server(
+        ctx: typer.Context,
+        host: Annotated[
+            str | None, typer.Option("--host", help="Interface to listen on (default 127.0.0.1: this machine only).")
+        ] = None,
+        port: Annotated[int | None, typer.Option("--port", help="Port (default 8080).", min=0, max=65535)] = None,
+        log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
+    ) -> None:
+        """Serve the workspace to a team: REST API with tokens, job queue, /metrics, /health."""
+        import uvicorn
+
+        from batchpoint.server.app import create_app
+
+        state: CliState = ctx.find_root().obj
+        settings = Settings()
+        bootstrap = os.environ.get("BATCHPOINT_BOOTSTRAP_TOKEN")
+        for name in SECRET_ENV:
+            os.environ.pop(name, None)
+        app = create_app(settings, workspace=state.workspace, bootstrap_token=bootstrap)
+        host = host or settings.serving.host
+        port = settings.serving.port if port is None else port
+        if not _is_loopback(host):
+            typer.secho(
+                f"WARNING: listening on {host}: other machines can reach this server. Put TLS in front of it "
+                "(a reverse proxy), since tokens travel in every request.",
+                err=True,
+                fg=typer.colors.YELLOW,
+            )
+        typer.echo(f"batchpoint server: http://{host}:{port} (workspace {app.state.ctx.workspace.root})", err=True)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level.lower(),
+            server_header=False,
+            proxy_headers=False,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=10,
+        )

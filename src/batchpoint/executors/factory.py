@@ -1,0 +1,112 @@
+"""Which executor runs a job: local worker processes, or Ray actors for a compute of type ``ray``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from batchpoint.executors.base import Executor
+
+if TYPE_CHECKING:
+    from batchpoint.jobs.engine import JobRunner
+
+log = logging.getLogger("batchpoint.driver")
+
+
+def make_executor(runner: JobRunner, runtime: Any) -> Executor:
+    """The executor for ``runner``'s job, by its compute's type."""
+    if runner.spec.compute.get("type") == "ray":
+        return ray_executor(runner, runtime)
+    from batchpoint.executors.local import LocalExecutor
+
+    return LocalExecutor(
+        config_file=runtime.config_file,
+        log_dir=runner.logs.dir,
+        cwd=runtime.cwd,
+        python=runtime.python,
+        env=runtime.env,
+    )
+
+
+def ray_executor(runner: JobRunner, runtime: Any) -> Executor:
+    from batchpoint.executors.ray_cluster import import_ray
+
+    import_ray()  # MissingExtra before anything else
+    from batchpoint.executors.ray_executor import RayExecutor, RayJob, actor_resources
+
+    spec = runner.spec
+    compute = spec.compute
+    config = json.loads(Path(runtime.config_file).read_text(encoding="utf-8"))
+    deployment_resources = (spec.deployment or {}).get("resources") or {}
+    job = RayJob(
+        address=str(compute.get("address") or "auto"),
+        config=config,
+        log_dir=runner.logs.dir,
+        cwd=Path(runtime.cwd),
+        parts_dir=runner.parts_dir,
+        env=dict(runtime.env),
+        options=actor_resources(compute.get("resources"), deployment_resources),
+        pip=environment_packages(runner, runtime),
+        heartbeat_seconds=runner.engine.heartbeat_seconds,
+        job_name=runner.job_name,
+        workers=runner.n_workers,
+        max_instances=int(compute.get("max_instances") or 1),
+        start_timeout=float(os.environ.get("BATCHPOINT_RAY_START_TIMEOUT", "600")),
+        dashboard=os.environ.get("BATCHPOINT_RAY_DASHBOARD", "1") not in ("0", "false", "no"),
+    )
+    with _driver_heartbeat(runner):
+        # Starting a private Ray, or reaching a busy cluster, can outlast driver_stale_seconds.
+        return RayExecutor(job)
+
+
+@contextlib.contextmanager
+def _driver_heartbeat(runner: JobRunner) -> Iterator[None]:
+    """Keep the job's driver heartbeat fresh from a thread while the main thread waits on Ray."""
+    from sqlalchemy import text
+
+    stop = threading.Event()
+    statement = text("UPDATE jobs SET heartbeat_at=:t WHERE id=:job AND driver_epoch=:epoch")
+
+    def beat() -> None:
+        while not stop.wait(runner.engine.heartbeat_seconds):
+            with contextlib.suppress(Exception), runner.ctx.db.session() as s:
+                s.execute(statement, {"t": time.time(), "job": runner.job_id, "epoch": runner.epoch})
+
+    thread = threading.Thread(target=beat, name="driver-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def environment_packages(runner: JobRunner, runtime: Any) -> list[str]:
+    """The pip packages of the deployment's environment (its Ray ``runtime_env``)."""
+    from batchpoint.executors.ray_executor import pip_packages
+
+    ref = runner.spec.environment
+    if not ref:
+        return []
+    if ref == "model":
+        # The model's own environment (an MLflow model): its requirements.txt, when it has one.
+        model_dir = runtime.env.get("AZUREML_MODEL_DIR")
+        candidates = [Path(model_dir) / "requirements.txt", *sorted(Path(model_dir).glob("*/requirements.txt"))]
+        for candidate in candidates if model_dir else []:
+            if candidate.is_file():
+                lines = candidate.read_text(encoding="utf-8").splitlines()
+                return pip_packages({"pip_requirements": [line for line in lines if line.strip()]})
+        return []
+    environment = runner.ctx.environments.resolve(ref)
+    if environment.image and not (environment.pip_requirements or environment.conda_file):
+        log.warning(
+            "environment %s names only an image (%s); Ray workers use the cluster's Python", ref, environment.image
+        )
+    return pip_packages(environment.model_dump())

@@ -1,0 +1,152 @@
+"""``create_app(settings)``: the composition root of the server.
+
+It opens the workspace (SQLite or PostgreSQL metadata, per ``settings.database_url``), wires the
+token service, the metrics registry, the middleware (metrics, authentication gate, request limits),
+the error handlers and the routes. Its lifespan creates the owner token on the first start and runs
+the job queue, which also restarts the jobs a previous run left behind. Nothing is created at
+import time; two apps in one process share nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from batchpoint._version import __version__
+from batchpoint.config import Settings
+from batchpoint.server import errors
+from batchpoint.server.deps import ServerContext
+from batchpoint.server.jobqueue import JobQueue, parse_limits
+from batchpoint.server.metrics import Metrics
+from batchpoint.server.middleware import AuthGate, MetricsMiddleware, RequestLimits
+from batchpoint.server.routes import all_routers
+from batchpoint.server.tokens import TokenService
+from batchpoint.workspace import Workspace
+
+DESCRIPTION = """\
+batchpoint's REST API: models, environments, data, computes, batch endpoints and deployments,
+batch jobs, tokens. Every route but `GET /health` needs `Authorization: Bearer <token>`.
+Errors are `{"error": {"code", "message", "field"?, "hint"?}}`. The Azure ML batch data plane
+(`POST /endpoints/batch/{endpoint}/jobs`) is accepted as Azure clients send it.
+"""
+
+
+def _announce(token: str) -> None:
+    sys.stderr.write(
+        "\nbatchpoint: created the first owner token. It is shown ONCE; store it now:\n\n"
+        f"    {token}\n\n"
+        "Log in with: batchpoint login --server URL --token <token>\n\n"
+    )
+    sys.stderr.flush()
+
+
+def input_roots(settings: Settings, workspace: Workspace) -> list[Path]:
+    """The folders invokes may read from: the configured ones and always the workspace's datastores."""
+    configured = [Path(p).expanduser() for p in (settings.serving.input_roots or "").split(os.pathsep) if p.strip()]
+    for root in configured:
+        if not root.is_absolute():
+            raise ValueError(f"BATCHPOINT_SERVER_INPUT_ROOTS: '{root}' is not an absolute path")
+    return [workspace.layout.datastores, *configured]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    workspace: Path | str | None = None,
+    bootstrap_token: str | None = None,
+    run_jobs: bool = True,
+    announce: Callable[[str], None] = _announce,
+) -> FastAPI:
+    """Build the server for one workspace.
+
+    Args:
+        settings: process settings (default: read from ``BATCHPOINT_*``).
+        workspace: the workspace folder (default: ``settings.workspace`` or found from the cwd).
+        bootstrap_token: the owner token to store on the first start (else one is generated and announced).
+        run_jobs: run the job queue (tests of the API alone turn it off).
+        announce: called with a generated owner token, once.
+    """
+    settings = settings or Settings()
+    parse_limits(settings.serving.compute_concurrency)  # a typo fails the start, not the first job
+    opened = Workspace.open(workspace, settings)
+    ctx = ServerContext(
+        settings=settings,
+        workspace=opened,
+        tokens=TokenService(opened.db),
+        metrics=Metrics(opened.db, lambda: ctx.queue.waiting if ctx.queue else 0),
+        roots=input_roots(settings, opened),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        generated = ctx.tokens.bootstrap(bootstrap_token)
+        if generated:
+            announce(generated)
+        if run_jobs:
+            _export_for_drivers(settings)
+            ctx.queue = JobQueue(ctx.services("server"), settings.serving)
+            ctx.queue.start()
+        try:
+            yield
+        finally:
+            if ctx.queue is not None:
+                ctx.queue.stop()
+            opened.close()
+
+    app = FastAPI(
+        title="batchpoint",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    for router, prefix in all_routers():
+        app.include_router(router, prefix=prefix)
+    serving = settings.serving
+    app.add_middleware(
+        RequestLimits,
+        max_body=serving.max_body_bytes,
+        max_upload=serving.max_upload_bytes,
+        max_depth=serving.max_json_depth,
+    )
+    app.add_middleware(AuthGate, verify=ctx.tokens.verify, on_failure=ctx.metrics.auth_failed)
+    app.add_middleware(MetricsMiddleware, observe=ctx.metrics.observe)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _export_for_drivers(settings: Settings) -> None:
+    """Drivers read their settings from the environment: make it say what this server uses."""
+    if settings.database_url:
+        os.environ["BATCHPOINT_DATABASE_URL"] = settings.database_url
+    engine = settings.engine
+    for name in type(engine).model_fields:
+        os.environ[f"BATCHPOINT_ENGINE_{name.upper()}"] = str(getattr(engine, name))
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes, servers=None
+    )
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "a batchpoint token: bp_<id>_<secret>"}
+    }
+    schema["security"] = [{"bearer": []}]
+    health = schema["paths"].get("/health", {}).get("get")
+    if health is not None:
+        health["security"] = []
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,237 @@
+"""The server's job runner: a queue with a concurrency limit per compute, and restart after a crash.
+
+Invokes through the server create their job with ``start=False`` (state Queued, epoch 1). A
+thread of the server then, every ``queue_poll_seconds`` (and at once when told of a new job):
+
+1. starts Queued jobs oldest first while their compute has a free slot. Starting is a
+   compare-and-set on the job's driver epoch (``epoch + 1`` where the epoch is still the one just
+   read), then a detached driver with the new epoch, so two servers on one database, or a server
+   that restarts while an earlier driver is still starting, never run one job twice: the driver
+   of the older epoch is refused at its first write;
+2. keeps Queued jobs that wait for a slot alive (their heartbeat), so clients do not take them
+   for lost;
+3. restarts every job whose driver is lost (heartbeat older than ``driver_stale_seconds``, or a
+   driver process of this host that no longer exists) the same way; the driver resumes from the
+   committed mini-batches. This is what makes a job survive a server or machine crash: nothing
+   in memory matters, the next start finds the job in the database;
+4. applies cancels of jobs that have no driver (canceled while queued, or driver lost).
+
+A job whose driver was lost ``max_driver_restarts`` times is left alone (``job resume`` restarts it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from batchpoint.config import ServerSettings
+from batchpoint.jobs.schemas import TERMINAL, JobState
+from batchpoint.jobs.views import driver_info
+from batchpoint.services import Services
+from batchpoint.store.tables import JobRow
+
+log = logging.getLogger("batchpoint.server.jobs")
+_OPEN = [s.value for s in JobState if s not in TERMINAL]
+
+
+@dataclass
+class _Job:
+    id: int
+    name: str
+    state: JobState
+    epoch: int
+    compute: str
+    lost: bool
+    has_driver: bool
+    created_at: float
+
+
+def parse_limits(text: str | None) -> dict[str, int]:
+    """``local=4,gpu=1`` to ``{"local": 4, "gpu": 1}``."""
+    limits: dict[str, int] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit() or int(value) < 1:
+            raise ValueError(f"BATCHPOINT_SERVER_COMPUTE_CONCURRENCY: '{item}' is not NAME=N with N >= 1")
+        limits[name.strip()] = int(value)
+    return limits
+
+
+def _process_gone(pid: int | None, host: str | None) -> bool:
+    """A driver of this host whose process no longer runs (or is a zombie)."""
+    if not pid or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+class JobQueue:
+    """Starts, supervises and restarts the jobs of one workspace."""
+
+    def __init__(self, services: Services, settings: ServerSettings) -> None:
+        self.services = services
+        self.db = services.db
+        self.engine = services.settings.engine
+        self.settings = settings
+        self.limits = parse_limits(settings.compute_concurrency)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started: dict[str, int] = {}
+        self._restarts: dict[str, int] = {}
+        self.waiting = 0
+
+    def limit(self, compute: str) -> int:
+        return self.limits.get(compute, self.settings.jobs_per_compute)
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="batchpoint-job-queue", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def notify(self) -> None:
+        """A job was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # the queue must outlive a database hiccup
+                log.exception("job queue pass failed; retrying")
+            self._wake.wait(self.settings.queue_poll_seconds)
+            self._wake.clear()
+
+    # -- one pass ------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        jobs = self._open_jobs()
+        running: dict[str, int] = {}
+        for job in jobs:
+            if job.state is not JobState.queued or job.name in self._started:
+                running[job.compute] = running.get(job.compute, 0) + 1
+        waiting = 0
+        for job in jobs:
+            if job.state is JobState.cancel_requested and (job.lost or not job.has_driver):
+                self._cancel(job)
+            elif job.state is not JobState.queued or job.name in self._started:
+                if job.lost:
+                    self._restart(job)
+            elif running.get(job.compute, 0) < self.limit(job.compute):
+                if self._launch(job):
+                    running[job.compute] = running.get(job.compute, 0) + 1
+            else:
+                waiting += 1
+                self._keep_alive(job)
+        self.waiting = waiting
+
+    def _open_jobs(self) -> list[_Job]:
+        now = time.time()
+        with self.db.read() as s:
+            rows = list(s.scalars(select(JobRow).where(JobRow.state.in_(_OPEN)).order_by(JobRow.created_at, JobRow.id)))
+            jobs = []
+            for row in rows:
+                compute = (row.spec or {}).get("compute") or {}
+                lost = driver_info(row, self.engine, now).lost or _process_gone(row.driver_pid, row.driver_host)
+                jobs.append(
+                    _Job(
+                        id=row.id,
+                        name=row.name,
+                        state=JobState(row.state),
+                        epoch=row.driver_epoch,
+                        compute=str(compute.get("name") or "local"),
+                        lost=lost,
+                        has_driver=row.driver_pid is not None,
+                        created_at=row.created_at,
+                    )
+                )
+        names = {j.name for j in jobs}
+        for name in list(self._started):
+            if name not in names:
+                del self._started[name]
+        return jobs
+
+    def _claim(self, job: _Job, **values: object) -> int | None:
+        """Compare-and-set the epoch; the new epoch when this server won the job."""
+        epoch = job.epoch + 1
+        with self.db.session() as s:
+            result = s.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id, JobRow.driver_epoch == job.epoch, JobRow.state == job.state.value)
+                .values(driver_epoch=epoch, heartbeat_at=time.time(), **values)
+            )
+            won = bool(result.rowcount)  # type: ignore[attr-defined]
+        return epoch if won else None
+
+    def _spawn(self, name: str, epoch: int) -> None:
+        from batchpoint.jobs.driver import spawn
+
+        spawn(self.services.workspace.root, name, epoch, self.services.layout.job_dir(name) / "logs" / "driver.out")
+        self._started[name] = epoch
+
+    def _launch(self, job: _Job) -> bool:
+        epoch = self._claim(job)
+        if epoch is None:
+            return False
+        log.info("starting job %s (epoch %d)", job.name, epoch)
+        self._spawn(job.name, epoch)
+        return True
+
+    def _restart(self, job: _Job) -> None:
+        restarts = self._restarts.get(job.name, 0)
+        if restarts >= self.settings.max_driver_restarts:
+            return
+        epoch = self._claim(
+            job, state=JobState.queued.value, ended_at=None, failure_reason=None, driver_pid=None, driver_host=None
+        )
+        if epoch is None:
+            return
+        self._restarts[job.name] = restarts + 1
+        log.warning("driver of job %s was lost; restarting it (epoch %d)", job.name, epoch)
+        self._spawn(job.name, epoch)
+
+    def _keep_alive(self, job: _Job) -> None:
+        with self.db.session() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id, JobRow.driver_epoch == job.epoch, JobRow.state == JobState.queued.value)
+                .values(heartbeat_at=time.time())
+            )
+
+    def _cancel(self, job: _Job) -> None:
+        with self.db.session() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id, JobRow.driver_epoch == job.epoch, JobRow.state == job.state.value)
+                .values(
+                    driver_epoch=job.epoch + 1,  # fences a driver that is still starting
+                    state=JobState.canceled.value,
+                    ended_at=time.time(),
+                    failure_reason="canceled by request before a driver ran it"
+                    if not job.has_driver
+                    else "canceled by request (its driver was not running)",
+                )
+            )
+        self._started.pop(job.name, None)

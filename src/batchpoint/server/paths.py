@@ -1,0 +1,178 @@
+"""What a path in a request may mean on the server.
+
+Embedded, a path in a spec is a file of the user's machine. Through the server it would be a file
+of the *server's* machine, so every path-like field of a request is checked here before a service
+sees it:
+
+* ``azureml://datastores/<name>/paths/<path>`` URIs are fine (the datastore layer keeps them inside
+  their datastore); uploads land in the default datastore under ``uploads/<id>/`` and are named
+  by such URIs;
+* registry references (``azureml:NAME:VERSION``) are fine where the field takes one;
+* an absolute path is accepted only inside the allowed input roots (``BATCHPOINT_SERVER_INPUT_ROOTS``,
+  and always the workspace's datastores folder), after ``..`` is refused and links are resolved;
+* relative paths, other URI schemes (``file:``, ``http:``...) and NUL characters are refused.
+
+Fields that the services read as local paths only (code folders, conda and requirements files,
+pipeline component files) get the URI turned into the local path here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from batchpoint.common import refs
+from batchpoint.endpoints import snapshot
+from batchpoint.errors import InvalidInput, UnsafePath
+from batchpoint.workspace.layout import DEFAULT_DATASTORE
+
+if TYPE_CHECKING:
+    from batchpoint.services import Services
+
+UPLOADS = "uploads"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_UPLOAD_URI = re.compile(rf"^azureml://datastores/{DEFAULT_DATASTORE}/paths/{UPLOADS}/(?P<id>[0-9a-f]{{32}})(?:/|$)")
+_GLOB = re.compile(r"[*?\[]")
+_HOW = "upload the files (the SDK and the CLI do it for you) or name them with azureml://datastores/<name>/paths/<path>"
+
+
+def upload_folder(services: Services, upload_id: str) -> Path:
+    return services.layout.default_datastore / UPLOADS / upload_id
+
+
+def upload_uri(upload_id: str, name: str) -> str:
+    return f"azureml://datastores/{DEFAULT_DATASTORE}/paths/{UPLOADS}/{upload_id}/{name}"
+
+
+class PathPolicy:
+    """Checks the paths of one request; remembers the uploads it consumed (to delete them afterwards)."""
+
+    def __init__(self, services: Services, roots: list[Path]) -> None:
+        self.services = services
+        self.roots = [r.resolve() for r in roots]
+        self.consumed: set[str] = set()
+
+    # -- single values -------------------------------------------------------------------------------
+    def local(self, value: str, field: str) -> Path:
+        """An absolute server path inside an allowed root (links resolved), else ``UnsafePath``."""
+        if "\x00" in value:
+            raise UnsafePath("path contains a NUL character", field=field)
+        if not value.startswith("/"):
+            raise UnsafePath(f"'{value[:200]}' is not an absolute server path; {_HOW}", field=field)
+        if ".." in PurePosixPath(value).parts or "\\" in value:
+            raise UnsafePath(f"'{value[:200]}' contains '..' or a backslash", field=field)
+        resolved = Path(os.path.realpath(value))
+        if not any(resolved == root or root in resolved.parents for root in self.roots):
+            raise UnsafePath(
+                f"'{value[:200]}' is outside the folders this server reads from",
+                field=field,
+                hint="an operator can allow more folders with BATCHPOINT_SERVER_INPUT_ROOTS; or " + _HOW,
+            )
+        return resolved
+
+    def location(self, value: Any, field: str, *, refs_ok: bool = False, glob_ok: bool = False) -> Any:
+        """A location as the services take it: a datastore URI, a reference, or a checked absolute path."""
+        if not isinstance(value, str):
+            return value  # the spec's own validation names the type error
+        if "\x00" in value:
+            raise UnsafePath("path contains a NUL character", field=field)
+        if value.startswith("azureml://datastores/"):
+            self.services.datastores.resolve_uri(value, field=field)  # refuses a URI that leaves its datastore
+            self._note_upload(value)
+            return value
+        if refs_ok and refs.is_reference(value):
+            return value
+        if _SCHEME.match(value):
+            raise InvalidInput(
+                f"'{value[:200]}': only azureml://datastores/<name>/paths/<path> URIs are accepted", field=field
+            )
+        if glob_ok and _GLOB.search(value):
+            head = _GLOB.split(value, maxsplit=1)[0]
+            self.local(head.rsplit("/", 1)[0] or "/", field)
+            if ".." in PurePosixPath(value).parts:
+                raise UnsafePath(f"'{value[:200]}' contains '..'", field=field)
+            return value
+        return str(self.local(value, field))
+
+    def local_file(self, value: Any, field: str) -> Any:
+        """A location turned into the local path (for fields the services read as local paths only)."""
+        checked = self.location(value, field)
+        if isinstance(checked, str) and checked.startswith("azureml://"):
+            return str(self.services.datastores.resolve_uri(checked, field=field))
+        return checked
+
+    def _note_upload(self, uri: str) -> None:
+        match = _UPLOAD_URI.match(uri)
+        if match:
+            self.consumed.add(match.group("id"))
+
+    def discard_consumed(self) -> None:
+        """Delete the uploads a registration copied into the artifact store (models, code)."""
+        for upload_id in self.consumed:
+            shutil.rmtree(upload_folder(self.services, upload_id), ignore_errors=True)
+        self.consumed.clear()
+
+    # -- specs ---------------------------------------------------------------------------------------
+    def model_spec(self, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        if "path" in data:
+            data["path"] = self.location(data["path"], f"{prefix}path")
+        return data
+
+    def data_spec(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "path" in data:
+            data["path"] = self.location(data["path"], "path")
+        return data
+
+    def environment_spec(self, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        for key in ("conda_file", "pip_requirements"):
+            if isinstance(data.get(key), str):
+                data[key] = self.local_file(data[key], f"{prefix}{key}")
+        return data
+
+    def deployment_spec(self, data: dict[str, Any]) -> dict[str, Any]:
+        model = data.get("model")
+        if isinstance(model, dict):
+            self.model_spec(model, "model.")
+        code = data.get("code_configuration")
+        if isinstance(code, dict) and isinstance(code.get("code"), str) and not snapshot.is_snapshot(code["code"]):
+            code["code"] = self.local_file(code["code"], "code_configuration.code")
+        environment = data.get("environment")
+        if isinstance(environment, dict):
+            self.environment_spec(environment, "environment.")
+        component = data.get("component")
+        if isinstance(component, str) and not component.startswith("azureml:") and not snapshot.is_snapshot(component):
+            data["component"] = self.local_file(component, "component")
+        return data
+
+    def invoke_input(self, value: Any, field: str = "input") -> Any:
+        """A job input; a folder holding links out of the allowed roots is refused too."""
+        if value is None:
+            return None
+        checked = self.location(value, field, refs_ok=True, glob_ok=True)
+        if isinstance(checked, str) and checked.startswith("azureml://datastores/"):
+            self.check_links(str(self.services.datastores.resolve_uri(checked, field=field)), field)
+        elif isinstance(checked, str) and checked.startswith("/"):
+            self.check_links(checked, field)
+        return checked
+
+    def output_path(self, value: Any, field: str = "output_path") -> Any:
+        if value is None:
+            return None
+        return self.location(value, field)
+
+    def check_links(self, value: str, field: str, limit: int = 100_000) -> None:
+        """Refuse an input folder holding links that lead out of the allowed roots (bounded walk)."""
+        if not value.startswith("/") or _GLOB.search(value):
+            return
+        seen = 0
+        for dirpath, dirnames, filenames in os.walk(value, followlinks=False):
+            for name in (*dirnames, *filenames):
+                seen += 1
+                full = os.path.join(dirpath, name)
+                if os.path.islink(full):
+                    self.local(os.path.realpath(full), field)
+            if seen > limit:
+                return

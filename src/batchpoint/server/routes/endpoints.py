@@ -1,0 +1,107 @@
+"""``/api/v1/batch-endpoints``: endpoints, invoking them, and their jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from batchpoint.endpoints.schemas import BatchDeployment, BatchEndpoint
+from batchpoint.endpoints.specs import BatchEndpointSpec
+from batchpoint.jobs.schemas import Job
+from batchpoint.server.auth import Action, Principal
+from batchpoint.server.deps import Context, EndpointName, Paths, Svc, allow, allow_on_endpoint, present
+from batchpoint.server.errors import ERROR_RESPONSES
+from batchpoint.server.routes._specfile import spec_file
+from batchpoint.server.schemas import EndpointUpdate, InvokeRequest
+
+router = APIRouter(prefix="/batch-endpoints", tags=["batch endpoints"], responses=ERROR_RESPONSES)
+Reader = Annotated[Principal, Depends(allow(Action.read))]
+Writer = Annotated[Principal, Depends(allow(Action.write))]
+EndpointReader = Annotated[Principal, Depends(allow_on_endpoint(Action.read))]
+EndpointWriter = Annotated[Principal, Depends(allow_on_endpoint(Action.write))]
+EndpointDeleter = Annotated[Principal, Depends(allow_on_endpoint(Action.delete))]
+Invoker = Annotated[Principal, Depends(allow_on_endpoint(Action.invoke))]
+
+
+def scoring_uri(request: Request, endpoint: BatchEndpoint) -> BatchEndpoint:
+    """The server's own URL for the Azure-style data plane of the endpoint."""
+    uri = f"{str(request.base_url).rstrip('/')}/endpoints/batch/{endpoint.name}/jobs"
+    return endpoint.model_copy(update={"scoring_uri": uri})
+
+
+@router.get("", response_model=list[BatchEndpoint])
+def list_endpoints(request: Request, svc: Svc, who: Reader) -> list[BatchEndpoint]:
+    return [scoring_uri(request, e) for e in svc.batch_endpoints.list()]
+
+
+@router.post("", response_model=BatchEndpoint, status_code=201)
+def create_endpoint(spec: BatchEndpointSpec, request: Request, svc: Svc, who: Writer) -> BatchEndpoint:
+    """Create an endpoint (``endpoint.yml`` as JSON)."""
+    return scoring_uri(request, svc.batch_endpoints.create(spec))
+
+
+@router.get("/{endpoint_name}", response_model=BatchEndpoint)
+def get_endpoint(endpoint_name: EndpointName, request: Request, svc: Svc, who: EndpointReader) -> BatchEndpoint:
+    return scoring_uri(request, svc.batch_endpoints.get(endpoint_name))
+
+
+@router.patch("/{endpoint_name}", response_model=BatchEndpoint)
+def update_endpoint(
+    endpoint_name: EndpointName, body: EndpointUpdate, request: Request, svc: Svc, who: EndpointWriter
+) -> BatchEndpoint:
+    """Replace the definition (``spec``) or change fields (``overrides``, e.g. ``defaults.deployment_name``)."""
+    with spec_file(svc, body.spec) as path:
+        updated = svc.batch_endpoints.update(endpoint_name, overrides=list(body.overrides), path=path)
+    return scoring_uri(request, updated)
+
+
+@router.delete("/{endpoint_name}", status_code=204, response_class=Response)
+def delete_endpoint(endpoint_name: EndpointName, svc: Svc, who: EndpointDeleter) -> Response:
+    """Delete the endpoint and all its deployments."""
+    svc.batch_endpoints.delete(endpoint_name)
+    return Response(status_code=204)
+
+
+@router.get("/{endpoint_name}/route", response_model=BatchDeployment)
+def route(
+    endpoint_name: EndpointName,
+    svc: Svc,
+    who: EndpointReader,
+    deployment_name: Annotated[str | None, Query(max_length=64)] = None,
+) -> Any:
+    """The deployment an invocation would run on (the named one, else the default)."""
+    return present(who, svc.batch_deployments.route(endpoint_name, deployment_name))
+
+
+@router.post("/{endpoint_name}/jobs", response_model=Job, status_code=202)
+def invoke(endpoint_name: EndpointName, body: InvokeRequest, ctx: Context, svc: Svc, paths: Paths, who: Invoker) -> Any:
+    """Start a batch job; it waits in the server's queue (Queued) until its compute has a free slot."""
+    job = svc.jobs.invoke(
+        endpoint_name,
+        input=paths.invoke_input(body.input),
+        input_type=body.input_type,
+        deployment_name=body.deployment_name,
+        output_path=paths.output_path(body.output_path),
+        mini_batch_size=body.mini_batch_size,
+        instance_count=body.instance_count,
+        job_name=body.job_name,
+        experiment_name=body.experiment_name,
+        overrides=body.overrides,
+        start=False,
+    )
+    if ctx.queue is not None:
+        ctx.queue.notify()
+    return present(who, job)
+
+
+@router.get("/{endpoint_name}/jobs", response_model=list[Job])
+def list_endpoint_jobs(
+    endpoint_name: EndpointName,
+    svc: Svc,
+    who: EndpointReader,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    """The endpoint's jobs, newest first."""
+    svc.batch_endpoints.get(endpoint_name)
+    return present(who, svc.jobs.list(endpoint_name=endpoint_name, limit=limit))

@@ -1,0 +1,123 @@
+"""``/api/v1/jobs``: show, list, cancel, resume, logs, and outputs as tar.gz archives."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from fastapi.responses import FileResponse, PlainTextResponse
+
+from batchpoint.errors import Forbidden, NotFound
+from batchpoint.jobs.schemas import Job
+from batchpoint.server import archives
+from batchpoint.server.auth import Action, Principal
+from batchpoint.server.deps import AssetName, Context, JobName, Svc, allow, present
+from batchpoint.server.errors import ERROR_RESPONSES
+
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
+Reader = Annotated[Principal, Depends(allow(Action.read))]
+JobReader = Annotated[Principal, Depends(allow(Action.job_read))]
+JobController = Annotated[Principal, Depends(allow(Action.job_control))]
+_TARBALL: dict[int | str, dict[str, Any]] = {200: {"content": {"application/gzip": {}}, "description": "a tar.gz archive"}}
+
+
+def visible_job(svc: Svc, who: Principal, name: str) -> Job:
+    """The job, if the caller may see it; a job of another endpoint is 'not found' to a scoped token."""
+    job = svc.jobs.get(name)
+    if not who.sees_job(job.endpoint_name):
+        raise NotFound(f"job '{name}' does not exist", field="name")
+    return job
+
+
+def controlled_job(svc: Svc, who: Principal, name: str) -> Job:
+    job = visible_job(svc, who, name)
+    if not who.may_control(job.invoked_by):
+        raise Forbidden(f"job '{name}' was started by someone else; only an owner may cancel or resume it")
+    return job
+
+
+@router.get("", response_model=list[Job])
+def list_jobs(
+    svc: Svc,
+    who: Reader,
+    endpoint_name: Annotated[str | None, Query(max_length=64)] = None,
+    deployment_name: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    """Jobs, newest first."""
+    jobs = svc.jobs.list(endpoint_name=endpoint_name, deployment_name=deployment_name, status=status, limit=limit)
+    return present(who, jobs)
+
+
+@router.get("/{name}", response_model=Job)
+def get_job(name: JobName, svc: Svc, who: JobReader) -> Any:
+    """A job: state in plain words, progress, first error, outputs."""
+    return present(who, visible_job(svc, who, name))
+
+
+@router.post("/{name}/cancel", response_model=Job)
+def cancel_job(name: JobName, ctx: Context, svc: Svc, who: JobController) -> Any:
+    """Cancel a job (its own for a contributor, any for an owner)."""
+    controlled_job(svc, who, name)
+    job = svc.jobs.cancel(name)
+    if ctx.queue is not None:
+        ctx.queue.notify()
+    return present(who, job)
+
+
+@router.post("/{name}/resume", response_model=Job)
+def resume_job(name: JobName, ctx: Context, svc: Svc, who: JobController) -> Any:
+    """Continue a job whose driver is gone, from its committed mini-batches."""
+    controlled_job(svc, who, name)
+    job = svc.jobs.resume(name)
+    if ctx.queue is not None:
+        ctx.queue.notify()
+    return present(who, job)
+
+
+@router.get("/{name}/logs", response_class=PlainTextResponse, responses={200: {"content": {"text/plain": {}}}})
+def job_logs(
+    name: JobName, svc: Svc, who: JobReader, file: Annotated[str | None, Query(max_length=1024)] = None
+) -> PlainTextResponse:
+    """The result and progress logs, or one file under the job's logs folder."""
+    visible_job(svc, who, name)
+    return PlainTextResponse(svc.jobs.read_log(name, file))
+
+
+@router.get("/{name}/logs/archive", response_class=FileResponse, responses=_TARBALL)
+def job_logs_archive(name: JobName, svc: Svc, who: JobReader, background: BackgroundTasks) -> FileResponse:
+    """The job's whole logs folder as a tar.gz."""
+    visible_job(svc, who, name)
+    return _tarball(svc, svc.jobs.logs_dir(name), f"{name}-logs.tar.gz", background)
+
+
+@router.get("/{name}/outputs/{output_name}", response_class=FileResponse, responses=_TARBALL)
+def job_output(
+    name: JobName, output_name: AssetName, svc: Svc, who: JobReader, background: BackgroundTasks
+) -> FileResponse:
+    """A named output folder (``score`` for model deployments) as a tar.gz (regular files only)."""
+    job = visible_job(svc, who, name)
+    if output_name not in job.outputs:
+        raise NotFound(
+            f"job '{name}' has no output named '{output_name}' (outputs: {', '.join(job.outputs)})",
+            field="output_name",
+        )
+    return _tarball(svc, Path(job.outputs[output_name].path), f"{name}-{output_name}.tar.gz", background)
+
+
+def _tarball(svc: Svc, folder: Path, filename: str, background: BackgroundTasks) -> FileResponse:
+    tmp = svc.layout.root / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="download-", dir=tmp))
+    background.add_task(shutil.rmtree, staging, True)
+    if not folder.is_dir():  # an output not written yet: an empty archive
+        folder = staging / "empty"
+        folder.mkdir()
+    archive = staging / "archive.tar.gz"
+    with open(archive, "wb") as out:
+        archives.pack(folder, out)
+    return FileResponse(archive, media_type="application/gzip", filename=filename)

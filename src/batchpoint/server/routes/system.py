@@ -1,0 +1,55 @@
+"""Health (the only public route), Prometheus metrics, who-am-I and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from batchpoint.server.auth import Action, Principal
+from batchpoint.server.deps import Context, allow
+from batchpoint.server.metrics import CONTENT_TYPE
+from batchpoint.server.schemas import Health, WhoAmI
+
+public = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"])
+
+
+@public.get("/health", response_model=Health, responses={503: {"model": Health}})
+def health(ctx: Context) -> Any:
+    """Liveness and database reachability; needs no token and says nothing else."""
+    try:
+        ctx.workspace.db.ping()
+    except Exception:
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return Health(status="ok")
+
+
+@public.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}, "description": "Prometheus text"}},
+)
+def metrics(ctx: Context, _: Annotated[Principal, Depends(allow(Action.read))]) -> Response:
+    """Prometheus metrics: requests, jobs by state, mini-batches scored, failures."""
+    return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)
+
+
+@router.get("/whoami", response_model=WhoAmI)
+def whoami(principal: Annotated[Principal, Depends(allow(Action.authenticated))]) -> WhoAmI:
+    """The token's identity, role and scope."""
+    return WhoAmI(
+        token_id=principal.token_id,
+        name=principal.name,
+        role=principal.role.value,
+        endpoint=principal.endpoint,
+        invoke_only=principal.invoke_only,
+        actor=principal.actor,
+    )
+
+
+@router.get("/openapi.json", response_model=dict[str, Any])
+def openapi(request: Request, _: Annotated[Principal, Depends(allow(Action.authenticated))]) -> Any:
+    """This API's OpenAPI document."""
+    return request.app.openapi()
