@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip uv
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m uv pip install --python $(BIN)/python -q --compile-bytecode -e ".[dev]"
+	$(BIN)/python -m uv pip install --python $(BIN)/python -q --compile-bytecode -e ".[dev,mlflow]"
 	touch $(STAMP)
 
 venv: $(STAMP)

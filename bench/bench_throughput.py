@@ -39,6 +39,9 @@ import joblib
 import pandas as pd
 
 
+last_end = 0.0
+
+
 def init():
     global model
     model = joblib.load(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model", "model.joblib"))
@@ -47,11 +50,20 @@ def init():
 
 
 def run(mini_batch):
+    global last_end
     frames = []
     for path in mini_batch:
         data = pd.read_csv(path)
         frames.append(pd.DataFrame({"file": os.path.basename(path), "prediction": model.predict(data.values)}))
-    return pd.concat(frames, ignore_index=True)
+    result = pd.concat(frames, ignore_index=True)
+    last_end = time.time()
+    return result
+
+
+def shutdown():
+    # Measurement only: when this worker's last run() returned, and the CPU it used.
+    with open(os.path.join(os.environ["BENCH_STATE"], f"done-{os.getpid()}"), "w") as fh:
+        fh.write(repr((last_end, sum(os.times()[:2]))))
 """
 
 
@@ -66,6 +78,7 @@ def _ready(state: Path, t0: float) -> dict[str, float]:
 def run_pool(inputs: Path, model: Path, workers: int, chunk: int, output: Path | None, state: Path) -> dict[str, Any]:
     import multiprocessing
 
+    cpu0 = _cpu()
     t0 = time.time()
     files = sorted(str(inputs / name) for name in os.listdir(inputs))
     ctx = multiprocessing.get_context("spawn")
@@ -86,15 +99,32 @@ def run_pool(inputs: Path, model: Path, workers: int, chunk: int, output: Path |
                 out.flush()
                 os.fsync(out.fileno())
     t1 = time.time()
-    return {
+    res = {
         "rows": rows, "seconds": t1 - t0, "rows_per_s": rows / (t1 - t0), "first_result_s": (t_first or t1) - t0,
-        **_ready(state, t0),
+        **_ready(state, t0), "cpu_s_parent_and_children": _cpu() - cpu0,
     }  # fmt: skip
+    res["scoring_span_s"] = res["seconds"] - res.get("all_ready_s", 0)
+    return res
+
+
+def _cpu() -> float:
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def run_batchpoint(bench: common.Bench, inputs: Path, state: Path) -> dict[str, Any]:
     result = common.run_job(bench, inputs, watch=0.1)
     result.update(_ready(state, result["t0"]))
+    done = [eval(p.read_text()) for p in state.glob("done-*")]  # noqa: S307 - our own repr of a tuple
+    for p in state.glob("done-*"):
+        p.unlink()
+    if done:
+        result["last_run_end_s"] = max(d[0] for d in done) - result["t0"]
+        result["worker_cpu_s_self_reported"] = sum(d[1] for d in done)
+        result["scoring_span_s"] = result["last_run_end_s"] - result.get("all_ready_s", 0)
+        result["end_phase_s"] = result["to_completed_s"] - result["last_run_end_s"]
     attempts = common.attempts(bench, result["job"])
     worker_busy = sum(float(a["elapsed_seconds"] or 0) for a in attempts)
     with open(result["output"], "rb") as fh:
@@ -153,10 +183,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else:
                 res = run_batchpoint(bench, inputs, state)
             runs[side].append(res)
-            extra = f" (workers ready at {res.get('all_ready_s', float('nan')):.2f} s)"
+            extra = f"; workers ready at {res.get('all_ready_s', float('nan')):.2f} s, scoring {res.get('scoring_span_s', float('nan')):.2f} s"
             if side == "batchpoint":
-                extra += (f" (output at {res['to_output_s']:.2f} s, job duration {res['job_duration_s']:.2f} s, "
-                         f"invoke {res['invoke_s']:.2f} s)")  # fmt: skip
+                extra += (f", end phase {res.get('end_phase_s', float('nan')):.2f} s; output at {res['to_output_s']:.2f} s, "
+                          f"job duration {res['job_duration_s']:.2f} s, invoke {res['invoke_s']:.2f} s")  # fmt: skip
             print(f"round {r + 1} {side:12s} {res['rows']} rows in {res['seconds']:.2f} s = {res['rows_per_s']:,.0f} rows/s{extra}")
     bench.close()
 
@@ -168,6 +198,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "batchpoint_to_output_s_median": common.median([x["to_output_s"] for x in bp]),
         "batchpoint_job_duration_s_median": common.median([x["job_duration_s"] for x in bp]),
         "batchpoint_invoke_s_median": common.median([x["invoke_s"] for x in bp]),
+        "all_workers_ready_s_median": {side: common.median([x.get("all_ready_s", 0) for x in xs]) for side, xs in runs.items()},
+        "scoring_span_s_median": {side: common.median([x.get("scoring_span_s", 0) for x in xs]) for side, xs in runs.items()},
+        "batchpoint_end_phase_s_median": common.median([x.get("end_phase_s", 0) for x in bp]),
+        "cpu_s_median": {
+            "pool_bare": common.median([x["cpu_s_parent_and_children"] for x in runs["pool_bare"]]),
+            "pool_output": common.median([x["cpu_s_parent_and_children"] for x in runs["pool_output"]]),
+            "batchpoint_workers": common.median([x.get("worker_cpu_s_self_reported", 0) for x in bp]),
+            "batchpoint_driver": common.median([x["driver_cpu_s"] for x in bp]),
+        },
         "ratio_vs_pool_bare": med["batchpoint"] / med["pool_bare"],
         "ratio_vs_pool_output": med["batchpoint"] / med["pool_output"],
         "target_ratio": 0.9,

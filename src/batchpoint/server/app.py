@@ -121,7 +121,10 @@ def create_app(
         max_depth=serving.max_json_depth,
     )
     app.add_middleware(AuthGate, verify=ctx.tokens.verify, on_failure=ctx.metrics.auth_failed)
-    app.add_middleware(MetricsMiddleware, observe=ctx.metrics.observe)
+    templates = {
+        id(route): prefix + getattr(route, "path", "") for router, prefix in all_routers() for route in router.routes
+    }
+    app.add_middleware(MetricsMiddleware, observe=ctx.metrics.observe, templates=templates)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -179,7 +179,7 @@ def _extract_zip(archive: Path, writer: _Writer) -> None:
                 mode = info.external_attr >> 16
                 if info.flag_bits & 0x1:
                     raise InvalidInput(f"archive member '{rel}' is encrypted", field=writer.field)
-                if stat.S_ISLNK(mode) or (mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
+                if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
                     raise UnsafePath(
                         f"archive member '{rel}' is a link or a device; only regular files and folders are accepted",
                         field=writer.field,

@@ -232,9 +232,13 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 class MetricsMiddleware:
     """Counts requests by method, route template and status, and times them."""
 
-    def __init__(self, app: ASGIApp, observe: Callable[[str, str, int, float], None]) -> None:
+    def __init__(
+        self, app: ASGIApp, observe: Callable[[str, str, int, float], None], templates: dict[int, str]
+    ) -> None:
         self.app = app
         self.observe = observe
+        self.templates = templates
+        """Full path template (with the router's prefix) of each route object, by id."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -252,8 +256,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, record)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = self.templates.get(id(scope.get("route")), "unmatched")
             self.observe(scope["method"], template, status, time.perf_counter() - started)
 
 

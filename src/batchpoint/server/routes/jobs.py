@@ -21,7 +21,9 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 Reader = Annotated[Principal, Depends(allow(Action.read))]
 JobReader = Annotated[Principal, Depends(allow(Action.job_read))]
 JobController = Annotated[Principal, Depends(allow(Action.job_control))]
-_TARBALL: dict[int | str, dict[str, Any]] = {200: {"content": {"application/gzip": {}}, "description": "a tar.gz archive"}}
+_TARBALL: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/gzip": {}}, "description": "a tar.gz archive"}
+}
 
 
 def visible_job(svc: Svc, who: Principal, name: str) -> Job:
