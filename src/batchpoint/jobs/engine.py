@@ -24,8 +24,9 @@ from batchpoint.errors import BatchpointError
 from batchpoint.executors.base import Executor
 from batchpoint.executors.messages import ErrorInfo, Exited, InitFailed, Ready, TaskMessage, TaskResult, WorkerEvent
 from batchpoint.jobs import inputs, merge
+from batchpoint.jobs.accounting import Accounting, JobAbort
 from batchpoint.jobs.joblogs import JobLogs
-from batchpoint.jobs.ledger import Batch, Ledger, Pending, Superseded
+from batchpoint.jobs.ledger import Ledger, Pending, Superseded
 from batchpoint.jobs.plan import PlanReader, write_plan
 from batchpoint.jobs.scheduler import Attempt, PendingQueue, Slot
 from batchpoint.jobs.schemas import JobState, RunSpec
@@ -35,15 +36,6 @@ if TYPE_CHECKING:
     from batchpoint.services import Services
 
 log = logging.getLogger("batchpoint.driver")
-
-
-class JobAbort(Exception):
-    """The job must stop now: ``state`` and a reason in plain words."""
-
-    def __init__(self, state: JobState, reason: str) -> None:
-        super().__init__(reason)
-        self.state = state
-        self.reason = reason
 
 
 def describe_exit(code: int | None) -> str:
@@ -81,17 +73,22 @@ class JobRunner:
         self.executor: Executor | None = None
         self.slots: dict[str, Slot] = {}
         self.pending = PendingQueue(self.ledger.fetch_pending)
-        self.batch = Batch()
-        self.totals: dict[str, int] = {}
-        self.retries = 0
+        self.acc = Accounting(self.settings, self.logs, self.pending, self.parts_dir)
         self.init_failures = 0
-        self.first_error: dict[str, Any] | None = None
         self.reader: PlanReader | None = None
         self.runtime: Any = None
         self._last_beat = 0.0
         self._last_progress = 0.0
         self._started = time.monotonic()
         self._items_at_start = 0
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return self.acc.totals
+
+    @totals.setter
+    def totals(self, value: dict[str, int]) -> None:
+        self.acc.totals = value
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def run(self) -> JobState:
@@ -230,12 +227,12 @@ class JobRunner:
         slot.init_failed = True
         self.init_failures += 1
         self.logs.user_error(slot.worker, "init() failed", error)
-        self._record_first_error({**error, "phase": "init", "worker": slot.worker})
+        self.acc.record_first_error({**error, "phase": "init", "worker": slot.worker})
         limit = self.engine.init_failures_per_worker * self.n_workers
         if self.init_failures >= limit:
             raise JobAbort(
                 JobState.failed,
-                f"init() of the scoring script failed {self.init_failures} times in a row: {self._first_error_words()}",
+                f"init() of the scoring script failed {self.init_failures} times in a row: {self.acc.first_error_words()}",
             )
 
     def _on_exit(self, slot: Slot, code: int | None) -> None:
@@ -252,9 +249,9 @@ class JobRunner:
             if position == 0 and slot.ready:
                 kind = "Timeout" if timed_out else "WorkerLost"
                 error = {"exception": kind, "message": reason, "traceback": ""}
-                self._attempt_failed(slot, attempt, error, None, result="timeout" if timed_out else "crashed")
+                self.acc.attempt_failed(slot.worker, attempt, error, None, result="timeout" if timed_out else "crashed")
             else:
-                self._release(attempt, slot.worker, "not started: " + reason)
+                self.acc.release(attempt, slot.worker, "not started: " + reason)
         slot.queue.clear()
         if not self.pending.empty() or self._busy():
             self._start_worker()
@@ -265,14 +262,14 @@ class JobRunner:
             self._reject_late(slot, message)
             return
         if message.fault == "no_space":
-            self._release(attempt, slot.worker, "no space left on device")
+            self.acc.release(attempt, slot.worker, "no space left on device")
             detail = message.error.message if message.error else "no space left on device"
             raise JobAbort(JobState.failed, _no_space_reason(detail, self.job_name))
         if message.ok:
-            self._commit(slot, attempt, message)
+            self.acc.commit(slot.worker, attempt, message)
         else:
             error = message.error.model_dump() if message.error else {"exception": "Error", "message": "run() failed"}
-            self._attempt_failed(slot, attempt, error, message.elapsed, result="failed")
+            self.acc.attempt_failed(slot.worker, attempt, error, message.elapsed, result="failed")
 
     def _reject_late(self, slot: Slot, message: TaskResult) -> None:
         """A result for a lease this driver no longer honours (the worker lost it): never committed."""
@@ -280,103 +277,9 @@ class JobRunner:
         self.logs.attempt(
             message.mb, 0, slot.worker, message.elapsed, "rejected", 0, 0, "late result: lease reassigned"
         )
-        self._remove_part(message.mb, message.token)
+        self.acc.remove_part(message.mb, message.token)
         if slot.lost and self.executor is not None:
             self.executor.kill(slot.worker)
-
-    # -- outcomes ----------------------------------------------------------------------------------
-    def _commit(self, slot: Slot, attempt: Attempt, message: TaskResult) -> None:
-        ok = min(message.returned, attempt.count)
-        failed = attempt.count - ok
-        records = self._item_error_records(attempt, message, failed)
-        if records:
-            self.logs.write_item_errors(attempt.idx, records)
-            self._record_first_error(records[0])
-        self.batch.commits.append(
-            {
-                "idx": attempt.idx, "token": attempt.token, "worker": slot.worker, "items_ok": ok,
-                "items_failed": failed, "part": attempt.part if message.part_size is not None else None,
-                "part_size": message.part_size, "elapsed": message.elapsed,
-            }
-        )  # fmt: skip
-        self.totals["mb_done"] += 1
-        self.totals["items_ok"] += ok
-        self._count_failed_items(failed)
-        result = "ok" if failed == 0 else "partial"
-        self.logs.attempt(attempt.idx, attempt.attempt, slot.worker, message.elapsed, result, ok, failed)
-
-    def _item_error_records(self, attempt: Attempt, message: TaskResult, failed: int) -> list[dict[str, Any]]:
-        base = {"mini_batch": attempt.idx, "attempt": attempt.attempt}
-        if message.item_errors:
-            return [
-                {"file": e.get("file"), **base, **{k: v for k, v in e.items() if k != "file"}}
-                for e in message.item_errors
-            ]
-        if failed:
-            text = f"run() returned {message.returned} result(s) for {attempt.count} input file(s)"
-            return [{"file": None, **base, "exception": "MissingResults", "message": text, "traceback": ""}] * failed
-        return []
-
-    def _attempt_failed(
-        self, slot: Slot, attempt: Attempt, error: dict[str, Any], elapsed: float | None, *, result: str
-    ) -> None:
-        attempts = attempt.attempts_before + 1
-        self.logs.attempt(
-            attempt.idx, attempt.attempt, slot.worker, elapsed, result, 0, attempt.count, error["message"]
-        )
-        self.logs.user_error(slot.worker, f"run() failed on mini-batch {attempt.idx} attempt {attempt.attempt}", error)
-        file_hint = attempt.files[0] if len(attempt.files) == 1 else None
-        self._record_first_error({**error, "file": file_hint, "mini_batch": attempt.idx, "attempt": attempt.attempt})
-        self._remove_part(attempt.idx, attempt.token)
-        if attempts <= self.settings.retry_settings.max_retries:
-            self.retries += 1
-            self.batch.retries.append({"idx": attempt.idx, "token": attempt.token, "attempts": attempts})
-            self.pending.push_retry(Pending(attempt.idx, -1, attempt.count, attempts))
-            return
-        records = [{**error, "file": f, "mini_batch": attempt.idx, "attempt": attempt.attempt} for f in attempt.files]
-        self.logs.write_item_errors(attempt.idx, records)
-        self.batch.failures.append(
-            {"idx": attempt.idx, "token": attempt.token, "attempts": attempts, "items_failed": attempt.count,
-             "elapsed": elapsed}
-        )  # fmt: skip
-        self.totals["mb_failed"] += 1
-        self._count_failed_items(attempt.count)
-
-    def _count_failed_items(self, failed: int) -> None:
-        if not failed:
-            return
-        self.totals["items_failed"] += failed
-        threshold = self.settings.error_threshold
-        if threshold >= 0 and self.totals["items_failed"] > threshold:
-            raise JobAbort(
-                JobState.failed,
-                f"error threshold exceeded: {self.totals['items_failed']} failed item(s) > error_threshold "
-                f"{threshold}; first error: {self._first_error_words()}",
-            )
-
-    def _release(self, attempt: Attempt, worker: str, why: str) -> None:
-        """Give a mini-batch back without counting an attempt (its worker died or was lost first)."""
-        self.batch.releases.append({"idx": attempt.idx, "token": attempt.token})
-        self.pending.push_retry(Pending(attempt.idx, -1, attempt.count, attempt.attempts_before))
-        self.logs.attempt(attempt.idx, attempt.attempt, worker, None, "released", 0, 0, why)
-
-    def _record_first_error(self, error: dict[str, Any]) -> None:
-        if self.first_error is None:
-            self.first_error = error
-            self.logs.first_error(error)
-
-    def _first_error_words(self) -> str:
-        err = self.first_error or {}
-        where = f" (file {err['file']})" if err.get("file") else ""
-        return f"{err.get('exception', 'error')}: {err.get('message', '')}{where}"
-
-    def _remove_part(self, idx: int, token: str) -> None:
-        for suffix in ("", ".tmp"):
-            with contextlib.suppress(OSError):
-                os.unlink(self._part_path(idx, token) + suffix)
-
-    def _part_path(self, idx: int, token: str) -> str:
-        return str(self.parts_dir / f"{idx:010d}.{token}.part")
 
     # -- timeouts and leases ---------------------------------------------------------------------
     def _check_timeouts(self, now: float) -> None:
@@ -399,7 +302,7 @@ class JobRunner:
             slot.lost = True
             log.warning("%s silent for %.1f s: its lease(s) are reassigned", slot.worker, now - slot.last_seen)
             for attempt in list(slot.queue):
-                self._release(attempt, slot.worker, f"worker silent for more than {limit} s; lease reassigned")
+                self.acc.release(attempt, slot.worker, f"worker silent for more than {limit} s; lease reassigned")
             slot.queue.clear()
             self._start_worker()
 
@@ -425,12 +328,12 @@ class JobRunner:
         files = self.reader.files(offset, item.count)
         token = uuid.uuid4().hex
         attempt = Attempt(
-            item.idx, token, item.attempts + 1, item.attempts, item.count, files, self._part_path(item.idx, token)
+            item.idx, token, item.attempts + 1, item.attempts, item.count, files, self.acc.part_path(item.idx, token)
         )
         if not slot.queue:
             slot.head_started = time.monotonic()
         slot.queue.append(attempt)
-        self.batch.leases.append({"idx": item.idx, "token": token, "worker": slot.worker})
+        self.acc.batch.leases.append({"idx": item.idx, "token": token, "worker": slot.worker})
         return TaskMessage(mb=item.idx, token=token, attempt=attempt.attempt, files=files, part=attempt.part)
 
     def _offset_of(self, idx: int) -> int:
@@ -445,12 +348,12 @@ class JobRunner:
 
     def _flush(self, now: float) -> None:
         beat_due = now - self._last_beat >= self.engine.heartbeat_seconds
-        if not self.batch and not beat_due:
+        if not self.acc.batch and not beat_due:
             return
         values: dict[str, Any] = {k: self.totals[k] for k in ("mb_done", "mb_failed", "items_ok", "items_failed")}
-        values["retries"] = self.retries
+        values["retries"] = self.acc.retries
         values["heartbeat_at"] = time.time()
-        batch, self.batch = self.batch, Batch()
+        batch = self.acc.take_batch()
         rejected = self.ledger.apply(batch, values)
         if rejected:
             raise Superseded(f"{len(rejected)} commit(s) rejected: another driver owns the job")
@@ -482,7 +385,7 @@ class JobRunner:
         if self.totals["mb_done"] == 0 and self.totals["mb_failed"] > 0:
             raise JobAbort(
                 JobState.failed,
-                f"no mini-batch succeeded: all {self.totals['mb_failed']} failed; first error: {self._first_error_words()}",
+                f"no mini-batch succeeded: all {self.totals['mb_failed']} failed; first error: {self.acc.first_error_words()}",
             )
         self.ledger.set_state(JobState.finalizing)
         error_count = self.logs.rebuild_errors(self.ledger.with_errors())
@@ -492,7 +395,7 @@ class JobRunner:
         summary = self._summary(error_count)
         self.logs.result(JobState.completed, None, summary)
         self.ledger.set_state(
-            JobState.completed, ended_at=time.time(), heartbeat_at=time.time(), error=_json(self.first_error)
+            JobState.completed, ended_at=time.time(), heartbeat_at=time.time(), error=_json(self.acc.first_error)
         )
         self.logs.progress(f"completed: {summary}")
         return JobState.completed
@@ -527,7 +430,7 @@ class JobRunner:
         return {
             "mini_batches": f"{t['mb_done']} succeeded, {t['mb_failed']} failed of {t['mb_total']}",
             "items": f"{t['items_ok']} succeeded, {t['items_failed']} failed of {t['items_total']}",
-            "retries": self.retries,
+            "retries": self.acc.retries,
             "errors_jsonl_entries": error_count,
             "elapsed_seconds": round(time.monotonic() - self._started, 3),
         }
@@ -536,9 +439,9 @@ class JobRunner:
         log.warning("job %s: %s", state.value, reason)
         self._shutdown_workers(kill=True)
         try:
-            if self.batch and self.totals:
+            if self.acc.batch and self.totals:
                 # What was decided before the abort (the failure that crossed the threshold, say) is kept.
-                pending, self.batch = self.batch, Batch()
+                pending = self.acc.take_batch()
                 pending.leases.clear()
                 self.ledger.apply(pending, {"heartbeat_at": time.time()})
             error_count = 0
@@ -546,7 +449,7 @@ class JobRunner:
                 error_count = self.logs.rebuild_errors(self.ledger.with_errors())
                 self.logs.result(state, reason, self._summary(error_count) if self.totals else {})
             values: dict[str, Any] = {"ended_at": time.time(), "failure_reason": reason, "heartbeat_at": time.time()}
-            values["error"] = _json(self.first_error)
+            values["error"] = _json(self.acc.first_error)
             for key in ("mb_done", "mb_failed", "items_ok", "items_failed"):
                 if key in self.totals:
                     values[key] = self.totals[key]

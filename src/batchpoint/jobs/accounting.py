@@ -1,0 +1,141 @@
+"""What each attempt's outcome means for the job: commits, retries, final failures, the error threshold.
+
+The decisions are collected into a ``Batch`` of database writes that the driver applies once per
+loop iteration; failed items are recorded per mini-batch (``errors/<mini-batch>.jsonl``) so that
+``logs/errors.jsonl`` can be rebuilt exactly once from what was committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+from batchpoint.endpoints.settings import BatchDeploymentSettings
+from batchpoint.executors.messages import TaskResult
+from batchpoint.jobs.joblogs import JobLogs
+from batchpoint.jobs.ledger import Batch, Pending
+from batchpoint.jobs.scheduler import Attempt, PendingQueue
+from batchpoint.jobs.schemas import JobState
+
+
+class JobAbort(Exception):
+    """The job must stop now: ``state`` and a reason in plain words."""
+
+    def __init__(self, state: JobState, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.reason = reason
+
+
+class Accounting:
+    """Counters, pending database writes and error records of one driver."""
+
+    def __init__(
+        self, settings: BatchDeploymentSettings, logs: JobLogs, pending: PendingQueue, parts_dir: Path
+    ) -> None:
+        self.settings = settings
+        self.logs = logs
+        self.pending = pending
+        self.parts_dir = parts_dir
+        self.batch = Batch()
+        self.totals: dict[str, int] = {}
+        self.retries = 0
+        self.first_error: dict[str, Any] | None = None
+
+    def take_batch(self) -> Batch:
+        """The writes decided so far (and a fresh, empty batch for what comes next)."""
+        batch, self.batch = self.batch, Batch()
+        return batch
+
+    def commit(self, worker: str, attempt: Attempt, message: TaskResult) -> None:
+        ok = min(message.returned, attempt.count)
+        failed = attempt.count - ok
+        records = self.item_error_records(attempt, message, failed)
+        if records:
+            self.logs.write_item_errors(attempt.idx, records)
+            self.record_first_error(records[0])
+        self.batch.commits.append(
+            {
+                "idx": attempt.idx, "token": attempt.token, "worker": worker, "items_ok": ok,
+                "items_failed": failed, "part": attempt.part if message.part_size is not None else None,
+                "part_size": message.part_size, "elapsed": message.elapsed,
+            }
+        )  # fmt: skip
+        self.totals["mb_done"] += 1
+        self.totals["items_ok"] += ok
+        self.count_failed_items(failed)
+        result = "ok" if failed == 0 else "partial"
+        self.logs.attempt(attempt.idx, attempt.attempt, worker, message.elapsed, result, ok, failed)
+
+    def item_error_records(self, attempt: Attempt, message: TaskResult, failed: int) -> list[dict[str, Any]]:
+        base = {"mini_batch": attempt.idx, "attempt": attempt.attempt}
+        if message.item_errors:
+            return [
+                {"file": e.get("file"), **base, **{k: v for k, v in e.items() if k != "file"}}
+                for e in message.item_errors
+            ]
+        if failed:
+            text = f"run() returned {message.returned} result(s) for {attempt.count} input file(s)"
+            return [{"file": None, **base, "exception": "MissingResults", "message": text, "traceback": ""}] * failed
+        return []
+
+    def attempt_failed(
+        self, worker: str, attempt: Attempt, error: dict[str, Any], elapsed: float | None, *, result: str
+    ) -> None:
+        attempts = attempt.attempts_before + 1
+        self.logs.attempt(attempt.idx, attempt.attempt, worker, elapsed, result, 0, attempt.count, error["message"])
+        self.logs.user_error(worker, f"run() failed on mini-batch {attempt.idx} attempt {attempt.attempt}", error)
+        file_hint = attempt.files[0] if len(attempt.files) == 1 else None
+        self.record_first_error({**error, "file": file_hint, "mini_batch": attempt.idx, "attempt": attempt.attempt})
+        self.remove_part(attempt.idx, attempt.token)
+        if attempts <= self.settings.retry_settings.max_retries:
+            self.retries += 1
+            self.batch.retries.append({"idx": attempt.idx, "token": attempt.token, "attempts": attempts})
+            self.pending.push_retry(Pending(attempt.idx, -1, attempt.count, attempts))
+            return
+        records = [{**error, "file": f, "mini_batch": attempt.idx, "attempt": attempt.attempt} for f in attempt.files]
+        self.logs.write_item_errors(attempt.idx, records)
+        self.batch.failures.append(
+            {"idx": attempt.idx, "token": attempt.token, "attempts": attempts, "items_failed": attempt.count,
+             "elapsed": elapsed}
+        )  # fmt: skip
+        self.totals["mb_failed"] += 1
+        self.count_failed_items(attempt.count)
+
+    def count_failed_items(self, failed: int) -> None:
+        if not failed:
+            return
+        self.totals["items_failed"] += failed
+        threshold = self.settings.error_threshold
+        if threshold >= 0 and self.totals["items_failed"] > threshold:
+            raise JobAbort(
+                JobState.failed,
+                f"error threshold exceeded: {self.totals['items_failed']} failed item(s) > error_threshold "
+                f"{threshold}; first error: {self.first_error_words()}",
+            )
+
+    def release(self, attempt: Attempt, worker: str, why: str) -> None:
+        """Give a mini-batch back without counting an attempt (its worker died or was lost first)."""
+        self.batch.releases.append({"idx": attempt.idx, "token": attempt.token})
+        self.pending.push_retry(Pending(attempt.idx, -1, attempt.count, attempt.attempts_before))
+        self.logs.attempt(attempt.idx, attempt.attempt, worker, None, "released", 0, 0, why)
+
+    def record_first_error(self, error: dict[str, Any]) -> None:
+        if self.first_error is None:
+            self.first_error = error
+            self.logs.first_error(error)
+
+    def first_error_words(self) -> str:
+        err = self.first_error or {}
+        where = f" (file {err['file']})" if err.get("file") else ""
+        return f"{err.get('exception', 'error')}: {err.get('message', '')}{where}"
+
+    def remove_part(self, idx: int, token: str) -> None:
+        for suffix in ("", ".tmp"):
+            with contextlib.suppress(OSError):
+                os.unlink(self.part_path(idx, token) + suffix)
+
+    def part_path(self, idx: int, token: str) -> str:
+        return str(self.parts_dir / f"{idx:010d}.{token}.part")
