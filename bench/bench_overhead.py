@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 SCORER = """
 import json, os, time
@@ -57,7 +57,7 @@ def measure(bench: common.Bench, inputs: Path, state: Path, n_files: int, mbs: i
     gaps = [b - a for c in calls.values() for a, b in zip(c, c[1:], strict=False)]
     n_mb = result["mini_batches"]
     ended = result["t0"] + result["to_completed_s"]
-    out = {
+    return {
         "mini_batch_size": mbs,
         "files": n_files,
         "mini_batches": n_mb,
@@ -75,7 +75,6 @@ def measure(bench: common.Bench, inputs: Path, state: Path, n_files: int, mbs: i
         "worker_gap_p99_ms": 1000 * common.percentile(gaps, 99) if gaps else None,
         **{k: result[k] for k in result if k.startswith(("driver_", "workers_"))},
     }
-    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -116,7 +115,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     bench.close()
     summary = {"rows": rows, "target_mb_per_s": 500}
-    common.save("overhead" + ("-quick" if args.quick else ""), {"params": {"files": n_files, "workers": args.workers}, "summary": summary})
+    common.save(
+        "overhead" + ("-quick" if args.quick else ""),
+        {"params": {"files": n_files, "workers": args.workers}, "summary": summary},
+    )
     return summary
 
 

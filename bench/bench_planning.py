@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 SCORER = """
 def init():
@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from workload import tiny_files
 
     bench = common.Bench("planning")
-    bench.deploy(SCORER, {"instance_count": 1, "max_concurrency_per_instance": 2, "mini_batch_size": args.mini_batch_size})
+    bench.deploy(
+        SCORER, {"instance_count": 1, "max_concurrency_per_instance": 2, "mini_batch_size": args.mini_batch_size}
+    )
     rows = []
     for n in sizes:
         inputs = tiny_files(n, per_folder=PER_FOLDER, content="")
@@ -123,7 +125,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     bench.close()
     summary = {"rows": rows, "target_peak_rss_mib": TARGET_MIB}
     name = "planning" + ("-quick" if args.quick else "") + ("-plan-only" if args.plan_only else "")
-    common.save(name, {"params": {"sizes": sizes, "mini_batch_size": args.mini_batch_size, "per_folder": PER_FOLDER}, "summary": summary})
+    common.save(
+        name,
+        {
+            "params": {"sizes": sizes, "mini_batch_size": args.mini_batch_size, "per_folder": PER_FOLDER},
+            "summary": summary,
+        },
+    )
     return summary
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 SCORER = """
 import os, time
@@ -150,7 +150,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     for k, v in summary["cli_s_median"].items():
         print(f"{k}: median {v:.3f} s")
-    common.save("startup" + ("-quick" if args.quick else ""), {"params": {"jobs": n_jobs, "cli_runs": cli_runs}, "summary": summary, "jobs": jobs, "cli": cli})
+    common.save(
+        "startup" + ("-quick" if args.quick else ""),
+        {"params": {"jobs": n_jobs, "cli_runs": cli_runs}, "summary": summary, "jobs": jobs, "cli": cli},
+    )
     return summary
 
 

@@ -17,6 +17,16 @@ from batchpoint.workspace import init_workspace
 BIN = Path(sys.executable).parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep a developer's saved `batchpoint login` (and server variables) out of every test."""
+    saved = {k: os.environ.pop(k, None) for k in ("BATCHPOINT_SERVER", "BATCHPOINT_TOKEN", "BATCHPOINT_WORKSPACE")}
+    os.environ["BATCHPOINT_CONFIG"] = str(tmp_path_factory.mktemp("user-config") / "config.json")
+    yield
+    os.environ.pop("BATCHPOINT_CONFIG", None)
+    os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A fresh workspace; returns the project folder that holds ``.batchpoint``."""
@@ -53,8 +63,11 @@ class Cli:
     def __call__(
         self, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 120
     ) -> CliResult:
-        full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-        full_env.pop("BATCHPOINT_WORKSPACE", None)
+        # A developer's own `batchpoint login` must never send these calls to a server.
+        config = str(self.cwd / ".batchpoint-test-config.json")
+        full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "BATCHPOINT_CONFIG": config, **(env or {})}
+        for key in ("BATCHPOINT_WORKSPACE", "BATCHPOINT_SERVER", "BATCHPOINT_TOKEN"):
+            full_env.pop(key, None)
         proc = subprocess.run(
             [str(BIN / "batchpoint"), *args],
             cwd=self.cwd,

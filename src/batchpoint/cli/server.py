@@ -38,10 +38,13 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from batchpoint.server.app import create_app
+        from batchpoint.server.auth import check_bootstrap
 
         state: CliState = ctx.find_root().obj
         settings = Settings()
         bootstrap = os.environ.get("BATCHPOINT_BOOTSTRAP_TOKEN")
+        if bootstrap:
+            check_bootstrap(bootstrap)  # a bad one stops the start with a clear message
         for name in SECRET_ENV:
             os.environ.pop(name, None)
         app = create_app(settings, workspace=state.workspace, bootstrap_token=bootstrap)

@@ -145,14 +145,25 @@ class BatchpointWorker:
         self.worker.handle(task)
         return self.reply.take()
 
-    def ping(self) -> int:
-        return os.getpid()
-
     def stop(self) -> None:
         self.worker.stop()
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
             sys.stderr.flush()
+
+
+def actor_class(ray: Any) -> Any:
+    """``BatchpointWorker`` as a Ray actor class whose ``ping`` runs in its own thread (concurrency group).
+
+    Built here, not with decorators, because Ray is imported only when a job uses it. The subclass is
+    made anew so that it travels by value (with its ``ping`` options) to a Ray Client server too.
+    """
+
+    def ping(self: Any) -> int:
+        return os.getpid()
+
+    body = {"ping": ray.method(concurrency_group=_HEARTBEAT_GROUP)(ping)}
+    return ray.remote(concurrency_groups={_HEARTBEAT_GROUP: 1})(type(ACTOR_CLASS_NAME, (BatchpointWorker,), body))
 
 
 # -- what a job asks of Ray ---------------------------------------------------------------------------
@@ -314,7 +325,7 @@ class RayExecutor(Executor):
         self._counter = 0
         self._seq = itertools.count()
         self._env = runtime_env(job.env, job.pip)
-        self._actor_class = self.ray.remote(concurrency_groups={_HEARTBEAT_GROUP: 1})(BatchpointWorker)
+        self._actor_class = actor_class(self.ray)
         self._infeasible = self._check_feasible()
         self._paths: dict[str, str | None] = {
             "log_dir": str(job.log_dir),
@@ -457,7 +468,7 @@ class RayExecutor(Executor):
     def _ping(self, worker: str, actor: _Actor, now: float) -> None:
         actor.last_ping = now
         try:
-            ref = actor.handle.ping.options(concurrency_group=_HEARTBEAT_GROUP).remote()
+            ref = actor.handle.ping.remote()
         except Exception as exc:  # the actor handle is unusable: the actor is gone
             self._bury(worker, actor, None, exc)
             return

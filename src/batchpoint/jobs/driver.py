@@ -14,14 +14,20 @@ import sys
 from pathlib import Path
 
 
-def spawn(workspace_root: Path, job_name: str, epoch: int, log_file: Path) -> None:
-    """Start a detached driver; returns once it is running on its own (its pid lands in the database)."""
+def spawn(
+    workspace_root: Path, job_name: str, epoch: int, log_file: Path, *, env: dict[str, str] | None = None
+) -> None:
+    """Start a detached driver; returns once it is running on its own (its pid lands in the database).
+
+    ``env`` replaces the inherited environment (the server passes its database URL and engine
+    settings this way, without secrets such as its bootstrap token).
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "batchpoint.jobs.driver", "--workspace", str(workspace_root),
              "--job", job_name, "--epoch", str(epoch), "--detach"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True, env=env,
         )  # fmt: skip
         proc.wait()
 

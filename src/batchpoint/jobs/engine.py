@@ -123,6 +123,9 @@ class JobRunner:
     def _start(self) -> None:
         from batchpoint.jobs.prepare import prepare_runtime
 
+        if self.ledger.read_state() == JobState.cancel_requested:
+            # Canceled between invoke and this driver's start: honour it before doing anything.
+            raise JobAbort(JobState.canceled, "canceled by request before the job started")
         now = time.time()
         self.ledger.set_state(
             JobState.preparing,

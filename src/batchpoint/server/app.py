@@ -21,6 +21,7 @@ from fastapi.openapi.utils import get_openapi
 
 from batchpoint._version import __version__
 from batchpoint.config import Settings
+from batchpoint.errors import InvalidInput
 from batchpoint.server import errors
 from batchpoint.server.deps import ServerContext
 from batchpoint.server.jobqueue import JobQueue, parse_limits
@@ -52,7 +53,7 @@ def input_roots(settings: Settings, workspace: Workspace) -> list[Path]:
     configured = [Path(p).expanduser() for p in (settings.serving.input_roots or "").split(os.pathsep) if p.strip()]
     for root in configured:
         if not root.is_absolute():
-            raise ValueError(f"BATCHPOINT_SERVER_INPUT_ROOTS: '{root}' is not an absolute path")
+            raise InvalidInput(f"'{root}' is not an absolute path", field="BATCHPOINT_SERVER_INPUT_ROOTS")
     return [workspace.layout.datastores, *configured]
 
 
@@ -108,6 +109,7 @@ def create_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        redirect_slashes=False,  # one URL per resource: "/jobs/" is not "/jobs"
     )
     app.state.ctx = ctx
     errors.install(app)
@@ -148,8 +150,22 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "bearer": {"type": "http", "scheme": "bearer", "description": "a batchpoint token: bp_<id>_<secret>"}
     }
     schema["security"] = [{"bearer": []}]
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            _json_errors(operation.get("responses", {}))
     health = schema["paths"].get("/health", {}).get("get")
     if health is not None:
         health["security"] = []
     app.openapi_schema = schema
     return schema
+
+
+def _json_errors(responses: dict[str, Any]) -> None:
+    """Error answers are JSON on every route, also where the success answer is text or a file."""
+    for status, response in responses.items():
+        if not status.startswith(("4", "5")):
+            continue
+        schemas = [media.get("schema") for media in response.get("content", {}).values()]
+        error = next((s for s in schemas if s and str(s.get("$ref", "")).endswith("/ErrorBody")), None)
+        if error is not None:
+            response["content"] = {"application/json": {"schema": error}}

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from batchpoint.errors import Forbidden, Unauthorized
+from batchpoint.errors import Forbidden, InvalidInput, Unauthorized
 
 PREFIX = "bp"
 _TOKEN = re.compile(r"^bp_(?P<id>[0-9a-f]{16})_(?P<secret>[A-Za-z0-9_-]{43})$")
@@ -155,11 +155,13 @@ def split_token(token: str) -> tuple[str, str]:
 
 
 def check_bootstrap(token: str) -> str:
+    """An operator's bootstrap token, if it is long enough and plain (``InvalidInput`` otherwise)."""
     token = token.strip()
     if len(token) < MIN_BOOTSTRAP_LENGTH or len(token) > MAX_TOKEN_LENGTH or not token.isprintable() or " " in token:
-        raise ValueError(
+        raise InvalidInput(
             f"BATCHPOINT_BOOTSTRAP_TOKEN must be {MIN_BOOTSTRAP_LENGTH} to {MAX_TOKEN_LENGTH} printable characters "
-            "without spaces (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            "without spaces (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            field="BATCHPOINT_BOOTSTRAP_TOKEN",
         )
     return token
 

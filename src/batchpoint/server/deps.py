@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request
 from pydantic import AfterValidator, BaseModel
@@ -108,7 +108,9 @@ def present(principal: Principal, obj: T) -> T:
 
 
 # -- path parameters ---------------------------------------------------------------------------------
-def _rule(check: Callable[[object, str], str], label: str) -> Callable[[str], str]:
+def name_rule(check: Callable[[object, str], str], label: str) -> Callable[[str], str]:
+    """A pydantic validator from one of ``common.names``' rules (a broken rule is a 422 naming ``label``)."""
+
     def validate(value: str) -> str:
         try:
             return check(value, label)
@@ -122,12 +124,8 @@ def _job_name(value: object, label: str) -> str:
     return names.job_name(value, label)
 
 
-AssetName = Annotated[str, Path(max_length=255), AfterValidator(_rule(names.asset_name, "name"))]
-Version = Annotated[str, Path(max_length=64), AfterValidator(_rule(names.version, "version"))]
-EndpointName = Annotated[str, Path(max_length=32), AfterValidator(_rule(names.endpoint_name, "endpoint_name"))]
-DeploymentName = Annotated[str, Path(max_length=32), AfterValidator(_rule(names.endpoint_name, "name"))]
-JobName = Annotated[str, Path(max_length=128), AfterValidator(_rule(_job_name, "name"))]
-
-
-def as_list(value: Any) -> list[Any]:
-    return list(value) if value else []
+AssetName = Annotated[str, Path(max_length=255), AfterValidator(name_rule(names.asset_name, "name"))]
+Version = Annotated[str, Path(max_length=64), AfterValidator(name_rule(names.version, "version"))]
+EndpointName = Annotated[str, Path(max_length=32), AfterValidator(name_rule(names.endpoint_name, "endpoint_name"))]
+DeploymentName = Annotated[str, Path(max_length=32), AfterValidator(name_rule(names.endpoint_name, "name"))]
+JobName = Annotated[str, Path(max_length=128), AfterValidator(name_rule(_job_name, "name"))]

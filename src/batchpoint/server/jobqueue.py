@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from batchpoint.config import ServerSettings
+from batchpoint.errors import InvalidInput
 from batchpoint.jobs.schemas import TERMINAL, JobState
 from batchpoint.jobs.views import driver_info
 from batchpoint.services import Services
@@ -60,7 +61,7 @@ def parse_limits(text: str | None) -> dict[str, int]:
             continue
         name, sep, value = item.partition("=")
         if not sep or not value.strip().isdigit() or int(value) < 1:
-            raise ValueError(f"BATCHPOINT_SERVER_COMPUTE_CONCURRENCY: '{item}' is not NAME=N with N >= 1")
+            raise InvalidInput(f"'{item}' is not NAME=N with N >= 1", field="BATCHPOINT_SERVER_COMPUTE_CONCURRENCY")
         limits[name.strip()] = int(value)
     return limits
 

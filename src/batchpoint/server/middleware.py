@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -20,7 +21,7 @@ import anyio.to_thread
 
 from batchpoint.errors import BatchpointError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from batchpoint.server import auth
-from batchpoint.server.errors import error_response, from_exception
+from batchpoint.server.errors import from_exception
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -192,7 +193,7 @@ class RequestLimits:
             if deepest > self.max_depth:
                 raise InvalidInput(f"JSON nested deeper than {self.max_depth} levels", field="body")
         try:
-            json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
+            json.loads(text, parse_constant=_no_constants, parse_float=_finite, object_pairs_hook=_no_duplicates)
         except InvalidInput:
             raise
         except (ValueError, RecursionError) as exc:
@@ -203,6 +204,15 @@ def _no_constants(value: str) -> Any:
     from batchpoint.errors import InvalidInput
 
     raise InvalidInput(f"'{value}' is not valid JSON (NaN and Infinity are refused)", field="body")
+
+
+def _finite(value: str) -> float:
+    from batchpoint.errors import InvalidInput
+
+    number = float(value)
+    if math.isinf(number):
+        raise InvalidInput(f"number '{value[:40]}' is out of range", field="body")
+    return number
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -260,4 +270,4 @@ class MetricsMiddleware:
             self.observe(scope["method"], template, status, time.perf_counter() - started)
 
 
-__all__ = ["PRINCIPAL", "AuthGate", "MetricsMiddleware", "RequestLimits", "error_response"]
+__all__ = ["PRINCIPAL", "AuthGate", "MetricsMiddleware", "RequestLimits"]

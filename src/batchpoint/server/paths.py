@@ -123,7 +123,7 @@ class PathPolicy:
 
     def data_spec(self, data: dict[str, Any]) -> dict[str, Any]:
         if "path" in data:
-            data["path"] = self.location(data["path"], "path")
+            data["path"] = self.invoke_input(data["path"], "path")
         return data
 
     def environment_spec(self, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

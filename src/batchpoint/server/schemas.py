@@ -12,7 +12,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from batchpoint.endpoints.specs import BatchEndpointSpec
-from batchpoint.server.tokens import NewToken, TokenInfo
 
 _STRICT = ConfigDict(extra="forbid")
 Pair = tuple[str, Any]
@@ -171,6 +170,3 @@ class AzureJob(BaseModel):
     type: str = "Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs"
     status: str
     properties: dict[str, Any]
-
-
-__all__ = ["NewToken", "TokenInfo"]

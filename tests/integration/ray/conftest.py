@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import ipaddress
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 import types
@@ -92,11 +94,50 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _loopback(address: str) -> bool:
+    """An address from /proc/net/tcp{,6} (hex, little-endian words) is on the loopback interface."""
+    raw = bytes.fromhex(address)
+    if len(raw) == 4:
+        return raw[::-1][0] == 127
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+    ip = ipaddress.IPv6Address(words)
+    return ip.is_loopback or (ip.ipv4_mapped is not None and ip.ipv4_mapped.is_loopback)
+
+
+def listening_sockets(pids: set[int]) -> list[tuple[int, str, int, bool]]:
+    """(pid, hex address, port, on loopback) of every TCP socket the processes listen on."""
+    listening: dict[str, tuple[str, int]] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # LISTEN
+                    address, port = fields[1].split(":")
+                    listening[fields[9]] = (address, int(port, 16))
+    found = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:[") and target[8:-1] in listening:
+                        address, port = listening[target[8:-1]]
+                        found.append((pid, address, port, _loopback(address)))
+    return found
+
+
 class RayCluster:
     """The module's two-node cluster; tests that remove a node call ``restore()`` to get two again."""
 
-    def __init__(self, cluster: Any) -> None:
+    def __init__(self, cluster: Any, client_port: int) -> None:
         self.cluster = cluster
+        self.client_address = f"ray://127.0.0.1:{client_port}"
 
     @property
     def address(self) -> str:
@@ -119,18 +160,24 @@ def ray_cluster() -> Iterator[RayCluster]:
         mp.setenv("RAY_AUTH_MODE", "token")
         mp.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
         mp.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
-        ray = pytest.importorskip("ray", reason="the Ray executor tests need the ray extra: pip install 'batchpoint[ray]'")
+        ray = pytest.importorskip(
+            "ray", reason="the Ray executor tests need the ray extra: pip install 'batchpoint[ray]'"
+        )
         from ray.cluster_utils import Cluster
 
         # In case Ray was imported before the settings above.
         ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
         ray._raylet.Config.initialize("")
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        # The head also serves Ray Client (ray://); Ray 2.60's client server needs a fixed runtime-env agent port.
+        client_port, agent_port = free_port(), free_port()
+        head = {"num_cpus": 1, "include_dashboard": False, "ray_client_server_port": client_port}
+        head["runtime_env_agent_port"] = agent_port
+        cluster = Cluster(initialize_head=True, head_node_args=head)
         try:
             cluster.add_node(num_cpus=1, include_dashboard=False)
             cluster.wait_for_nodes()
             mp.setenv("RAY_ADDRESS", cluster.address)
-            yield RayCluster(cluster)
+            yield RayCluster(cluster, client_port)
         finally:
             cluster.shutdown()
 

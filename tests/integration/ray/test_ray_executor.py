@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from .conftest import EXECUTORS, ExecutorEnv, RayCluster, load_suite, suite
+from .conftest import (
+    ExecutorEnv,
+    RayCluster,
+    cleanup,
+    descendants,
+    listening_sockets,
+    load_suite,
+    make_env,
+    suite,
+)
 
 reliability = load_suite("test_job_reliability")
 outputs = load_suite("test_job_outputs")
@@ -111,3 +123,72 @@ def test_removing_a_node_during_a_job_costs_only_its_mini_batches(
         assert 1 <= results["crashed"] + results["released"] <= 2, results
     finally:
         ray_cluster.restore()
+
+
+def test_ray_client_address(ray_jobs: ExecutorEnv, ray_cluster: RayCluster) -> None:
+    """A compute whose address is ray://HOST:PORT (Ray Client) runs jobs like one on the cluster itself."""
+    ray_jobs.client.computes.create("ray-client", type="ray", address=ray_cluster.client_address, max_instances=2)
+    ray_jobs.compute = "ray-client"
+    expected = suite.write_inputs(ray_jobs.root / "data", 20, rows=2, directives={3: "TRANSIENT"})
+    ray_jobs.deploy(mini_batch_size=2, max_concurrency_per_instance=2)
+    final = ray_jobs.wait(ray_jobs.client.batch_endpoints.invoke("jobs-ep", input=str(ray_jobs.root / "data")))
+    assert final.status == "Completed", final.message
+    expected.update({f"f00003-r{r}": (30 + r) * 3 + 1 for r in range(2)})
+    _assert_exactly_once(Path(final.outputs["score"].file or ""), expected)
+    assert final.progress.retries == 1
+
+
+def test_worker_resources_no_node_can_hold_fail_the_job_plainly(ray_jobs: ExecutorEnv) -> None:
+    """A worker that needs a GPU on a cluster without one (and that may not grow) fails fast, saying why."""
+    ray_jobs.client.computes.create("gpu", type="ray", address="auto", resources={"GPU": 1}, max_instances=2)
+    ray_jobs.compute = "gpu"
+    suite.write_inputs(ray_jobs.root / "data", 4)
+    ray_jobs.deploy(max_concurrency_per_instance=2)
+    started = time.monotonic()
+    final = ray_jobs.wait(ray_jobs.client.batch_endpoints.invoke("jobs-ep", input=str(ray_jobs.root / "data")))
+    assert final.status == "Failed"
+    assert time.monotonic() - started < 60
+    assert "InsufficientResources" in (final.failure_reason or "")
+    assert "'GPU': 1.0" in (final.failure_reason or "")
+
+
+def test_local_address_starts_a_private_loopback_ray_with_token_auth(tmp_path: Path, engine_env: None) -> None:
+    """``--address local``: a Ray of the job's own, every port on loopback, the dashboard behind a token, gone after."""
+    env = make_env(tmp_path, "ray", address="local")
+    try:
+        expected = suite.write_inputs(env.root / "data", 60, rows=1)
+        env.deploy(mini_batch_size=1, max_concurrency_per_instance=2, environment_variables={"SCORER_SLEEP": "0.15"})
+        job = env.client.batch_endpoints.invoke("jobs-ep", input=str(env.root / "data"))
+        running = suite.wait_for(
+            lambda: (j := env.client.jobs.get(job.name)).progress.mini_batches.done >= 2 and j, timeout=120
+        )
+        tree = descendants(running.driver.pid)
+        sockets = listening_sockets(tree | {running.driver.pid})
+        assert len(sockets) >= 5, sockets  # GCS, raylet, object manager, workers, dashboard...
+        exposed = [s for s in sockets if not s[3]]
+        assert not exposed, f"Ray ports not on loopback: {exposed}"
+        session = [c for pid in tree if "--session-dir=" in (c := suite_cmdline(pid))]
+        assert session, "no Ray process of the private cluster found"
+        temp_dir = re.search(r"--session-dir=(/\S+?/)session_", session[0])
+        assert temp_dir and "bp-ray-" in temp_dir.group(1)
+        dashboards = [m for pid in tree if (m := re.search(r"dashboard\.py .*--port=(\d+)", suite_cmdline(pid)))]
+        assert dashboards, "the private Ray has no dashboard"
+        port = int(dashboards[0].group(1))
+        assert any(s[2] == port and s[3] for s in sockets)
+        with pytest.raises(urllib.error.HTTPError) as refused:  # no token, no entry (ShadowRay)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/jobs/", timeout=10)
+        assert refused.value.code == 401
+        final = env.wait(job)
+        assert final.status == "Completed", final.message
+        _assert_exactly_once(Path(final.outputs["score"].file or ""), expected)
+        suite.wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in tree), timeout=30)
+        assert not Path(temp_dir.group(1)).exists()
+    finally:
+        cleanup(env)
+
+
+def suite_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import stat
 import subprocess
 import tarfile
@@ -113,7 +112,10 @@ def test_model_upload_as_file_tar_and_zip_and_download(server: Server, deployed:
         zf.writestr("a.txt", "A")
         zf.writestr("b/c.txt", "C")
     up = owner.post(
-        "/api/v1/uploads", params={"name": "zipped"}, content=zipped.getvalue(), headers={"Content-Type": "application/zip"}
+        "/api/v1/uploads",
+        params={"name": "zipped"},
+        content=zipped.getvalue(),
+        headers={"Content-Type": "application/zip"},
     )
     assert up.status_code == 201, up.text
     owner.post("/api/v1/models", json={"name": "from-zip", "path": up.json()["uri"]}).raise_for_status()
@@ -189,7 +191,9 @@ def test_cli_login_config_file_and_remote_commands(server: Server, deployed: dic
     cwd = deployed["folder"]
 
     def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(BIN / "batchpoint"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+        proc = subprocess.run(
+            [str(BIN / "batchpoint"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180
+        )
         if check:
             assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc
@@ -267,7 +271,12 @@ def test_metrics_count_requests_jobs_and_mini_batches(server: Server, deployed: 
     assert metrics["batchpoint_minibatches_scored_total"] >= 3
     assert metrics["batchpoint_items_scored_total"] >= 10
     assert "batchpoint_minibatches_failed_total" in metrics and "batchpoint_jobs_failed_total" in metrics
-    assert any(k.startswith('batchpoint_http_requests_total{method="POST",route="/api/v1/batch-endpoints/{endpoint_name}/jobs"') for k in metrics)
+    assert any(
+        k.startswith(
+            'batchpoint_http_requests_total{method="POST",route="/api/v1/batch-endpoints/{endpoint_name}/jobs"'
+        )
+        for k in metrics
+    )
     assert metrics["batchpoint_auth_failures_total"] >= 1
 
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel
 
 from batchpoint.common import names
 from batchpoint.server.auth import Action, Principal
-from batchpoint.server.deps import AssetName, Paths, Svc, Version, _rule, allow, present
+from batchpoint.server.deps import AssetName, Paths, Svc, Version, allow, name_rule, present
 from batchpoint.server.errors import ERROR_RESPONSES
 
 Reader = Annotated[Principal, Depends(allow(Action.read))]
@@ -19,12 +19,12 @@ Deleter = Annotated[Principal, Depends(allow(Action.delete))]
 NameFilter = Annotated[
     str | None,
     Query(max_length=255),
-    AfterValidator(lambda v: None if v is None else _rule(names.asset_name, "name")(v)),
+    AfterValidator(lambda v: None if v is None else name_rule(names.asset_name, "name")(v)),
 ]
 OptionalVersion = Annotated[
     str | None,
     Query(max_length=64),
-    AfterValidator(lambda v: None if v is None else _rule(names.version, "version")(v)),
+    AfterValidator(lambda v: None if v is None else name_rule(names.version, "version")(v)),
 ]
 
 

@@ -12,7 +12,7 @@ from batchpoint.server.routes._versioned import versioned_router
 
 def _rewrite(paths: Paths, spec: BaseModel) -> BaseModel:
     assert isinstance(spec, DataSpec)
-    return spec.model_copy(update={"path": paths.location(spec.path, "path")})
+    return spec.model_copy(update=paths.data_spec({"path": spec.path}))
 
 
 router = versioned_router(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from batchpoint.environments.builder import EnvironmentBuild
 from batchpoint.registry.schemas import Environment
 from batchpoint.registry.specs import EnvironmentSpec
-from batchpoint.server.deps import Paths
-from batchpoint.server.routes._versioned import versioned_router
+from batchpoint.server.deps import AssetName, Paths, Svc
+from batchpoint.server.routes._versioned import OptionalVersion, Writer, versioned_router
 
 
 def _rewrite(paths: Paths, spec: BaseModel) -> BaseModel:
@@ -24,3 +25,11 @@ router = versioned_router(
     spec_type=EnvironmentSpec,
     rewrite=_rewrite,
 )
+
+
+@router.post("/{name}/build", response_model=EnvironmentBuild)
+def build_environment(
+    name: AssetName, svc: Svc, who: Writer, version: OptionalVersion = None, force: bool = False
+) -> EnvironmentBuild:
+    """Build a version (the latest by default) into its cached virtual environment now (may take minutes)."""
+    return svc.environments.build(name, version, force=force)

@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse
 
 from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import Context, allow
+from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.metrics import CONTENT_TYPE
 from batchpoint.server.schemas import Health, WhoAmI
 
 public = APIRouter(tags=["system"])
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], responses=ERROR_RESPONSES)
 
 
 @public.get("/health", response_model=Health, responses={503: {"model": Health}})
@@ -29,7 +30,10 @@ def health(ctx: Context) -> Any:
 @public.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}, "description": "Prometheus text"}},
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}, "description": "Prometheus text"},
+    },
 )
 def metrics(ctx: Context, _: Annotated[Principal, Depends(allow(Action.read))]) -> Response:
     """Prometheus metrics: requests, jobs by state, mini-batches scored, failures."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 from typing import Annotated
@@ -23,7 +24,7 @@ from batchpoint.common import names
 from batchpoint.errors import InvalidInput
 from batchpoint.server import archives
 from batchpoint.server.auth import Action, Principal
-from batchpoint.server.deps import Context, Svc, _rule, allow
+from batchpoint.server.deps import Context, Svc, allow, name_rule
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.paths import upload_folder, upload_uri
 from batchpoint.server.schemas import Upload
@@ -32,14 +33,21 @@ router = APIRouter(prefix="/uploads", tags=["uploads"], responses=ERROR_RESPONSE
 Uploader = Annotated[Principal, Depends(allow(Action.upload))]
 
 
-def _printable(value: str) -> str:
-    if not value.isprintable():
-        raise ValueError("the name has control characters")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def _plain_name(value: str) -> str:
+    """The name of the uploaded file or folder: it becomes a model's ``path`` (below ``AZUREML_MODEL_DIR``)."""
+    if not _NAME.match(value):
+        raise ValueError(f"'{value[:100]}' is not a plain file name (letters, digits, '.', '_', '+', '-')")
     return value
 
 
 UploadName = Annotated[
-    str, Query(min_length=1, max_length=255), AfterValidator(_rule(names.file_name, "name")), AfterValidator(_printable)
+    str,
+    Query(min_length=1, max_length=255),
+    AfterValidator(name_rule(names.file_name, "name")),
+    AfterValidator(_plain_name),
 ]
 _BODY = {
     "content": {

@@ -1,0 +1,74 @@
+"""Run every benchmark in turn; raw results go to ``bench/results/*.json``, a summary to the screen.
+
+python bench/run_all.py            # full sizes (several minutes; creates 1,000,000 empty files once)
+python bench/run_all.py --quick    # small sizes (about a minute)
+python bench/run_all.py --only throughput,startup
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_overhead
+import bench_planning
+import bench_startup
+import bench_throughput
+import common
+
+BENCHMARKS = {
+    "startup": bench_startup.main,
+    "overhead": bench_overhead.main,
+    "throughput": bench_throughput.main,
+    "planning": bench_planning.main,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--only", help="comma-separated subset of: " + ", ".join(BENCHMARKS))
+    args = parser.parse_args()
+    chosen = args.only.split(",") if args.only else list(BENCHMARKS)
+    common.ensure_compiled()
+    print(json.dumps(common.machine(), indent=2))
+    results = {}
+    for name in chosen:
+        print(f"\n=== {name} ===")
+        started = time.perf_counter()
+        results[name] = BENCHMARKS[name](["--quick"] if args.quick else [])
+        print(f"({name} took {time.perf_counter() - started:.0f} s)")
+
+    print("\n=== summary ===")
+    if "throughput" in results:
+        t = results["throughput"]
+        r = t["rows_per_s"]
+        print(
+            f"throughput: batchpoint {r['batchpoint']:,.0f} rows/s, multiprocessing.Pool {r['pool_bare']:,.0f} rows/s "
+            f"-> {t['ratio_vs_pool_bare']:.2f}x (target >= 0.9x); vs Pool writing the same output "
+            f"{t['ratio_vs_pool_output']:.2f}x"
+        )
+    if "overhead" in results:
+        row = results["overhead"]["rows"][0]
+        print(
+            f"overhead: {row['mb_per_s_end_to_end']:.0f} mini-batches/s end to end at mini_batch_size "
+            f"{row['mini_batch_size']} (target >= 500/s); {row['mb_per_s_steady']:.0f}/s without start-up"
+        )
+    if "startup" in results:
+        s = results["startup"]
+        print(f"start-up: invoke -> first run() median {s['to_first_run_s_median']:.3f} s (target < 1 s)")
+    if "planning" in results:
+        big = results["planning"]["rows"][-1]
+        print(
+            f"planning: {big['files']:,} files, driver peak RSS {big['driver_peak_rss_mib_vmhwm']} MiB "
+            f"(target < 500 MB), planning {big['planning_s']:.1f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()

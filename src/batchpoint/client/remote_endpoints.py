@@ -1,0 +1,342 @@
+"""Endpoint, deployment, job and token services over HTTP."""
+
+from __future__ import annotations
+
+import builtins
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from batchpoint.client.remote_registry import inline_environment
+from batchpoint.client.transport import API, Transport, q, with_file
+from batchpoint.common import overrides as ov
+from batchpoint.common import yamlio
+from batchpoint.endpoints.deployment_service import editable
+from batchpoint.endpoints.schemas import BatchDeployment, BatchEndpoint
+from batchpoint.endpoints.specs import (
+    BatchEndpointSpec,
+    DeploymentSpec,
+    apply_overrides,
+    parse_deployment,
+    parse_endpoint,
+)
+from batchpoint.errors import BatchpointError, InvalidInput, NotFound
+from batchpoint.jobs import invoke as inv
+from batchpoint.jobs.schemas import TERMINAL, Job
+from batchpoint.server.tokens import NewToken, TokenInfo
+
+
+class RemoteBatchEndpoints:
+    def __init__(self, transport: Transport) -> None:
+        self.t = transport
+
+    def create(self, spec: BatchEndpointSpec) -> BatchEndpoint:
+        return self.t.send(BatchEndpoint, "POST", f"{API}/batch-endpoints", json=spec.model_dump(mode="json"))
+
+    def create_from_file(
+        self, path: Path | None, *, name: str | None = None, overrides: builtins.list[tuple[str, Any]] | None = None
+    ) -> BatchEndpoint:
+        if path is None and name is None:
+            raise InvalidInput("give a YAML file (--file) or a name (--name)", field="name")
+        file = str(path) if path is not None else None
+        data = yamlio.load_file(path) if path is not None else {}
+        ov.apply(data, overrides or [])
+        if name is not None:
+            data["name"] = name
+        spec = parse_endpoint(data, file=file)
+        try:
+            return self.create(spec)
+        except BatchpointError as exc:
+            raise with_file(exc, file) from None
+
+    def get(self, name: str) -> BatchEndpoint:
+        return self.t.get(BatchEndpoint, f"{API}/batch-endpoints/{q(name)}")
+
+    def list(self) -> builtins.list[BatchEndpoint]:
+        return self.t.get_list(BatchEndpoint, f"{API}/batch-endpoints")
+
+    def update(
+        self, name: str | None, *, overrides: builtins.list[tuple[str, Any]] | None = None, path: Path | None = None
+    ) -> BatchEndpoint:
+        file = str(path) if path is not None else None
+        loaded = yamlio.load_file(path) if path is not None else None
+        if name is None and loaded is not None:
+            name = str(loaded.get("name") or "") or None
+        if name is None:
+            raise InvalidInput("give the endpoint's name (--name) or a YAML file with a name (--file)", field="name")
+        body = {"spec": loaded, "overrides": overrides or []}
+        try:
+            return self.t.send(BatchEndpoint, "PATCH", f"{API}/batch-endpoints/{q(name)}", json=body)
+        except BatchpointError as exc:
+            raise with_file(exc, file) from None
+
+    def delete(self, name: str) -> None:
+        self.t.request("DELETE", f"{API}/batch-endpoints/{q(name)}")
+
+
+_FILE_KEYS = ("model", "code_configuration", "environment", "component")
+
+
+class RemoteBatchDeployments:
+    def __init__(self, transport: Transport) -> None:
+        self.t = transport
+
+    def _url(self, endpoint_name: str, *parts: str) -> str:
+        return "/".join([f"{API}/batch-endpoints/{q(endpoint_name)}/deployments", *(q(p) for p in parts)])
+
+    def _upload_paths(self, data: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+        """The local files a deployment names, uploaded; the spec then names their URIs."""
+        model = data.get("model")
+        if isinstance(model, dict) and "path" in model:
+            model["path"] = self.t.local_or_remote(model["path"], base_dir, "model.path")
+        code = data.get("code_configuration")
+        if isinstance(code, dict) and isinstance(code.get("code"), str) and not code["code"].startswith("snapshot:"):
+            code["code"] = self.t.local_or_remote(code["code"], base_dir, "code_configuration.code")
+        environment = data.get("environment")
+        if isinstance(environment, dict):
+            inline_environment(environment, base_dir, "environment.")
+        component = data.get("component")
+        if (
+            isinstance(component, str)
+            and not component.startswith(("azureml:", "snapshot:"))
+            and "://" not in component
+        ):
+            local = (base_dir or Path.cwd()) / Path(component).expanduser()
+            if local.is_file():
+                data["component"] = f"{self.t.upload(local.parent)}/{local.name}"
+        return data
+
+    def _send(self, method: str, url: str, body: dict[str, Any], file: str | None) -> BatchDeployment:
+        try:
+            return self.t.send(BatchDeployment, method, url, json=body)
+        except BatchpointError as exc:
+            raise with_file(exc, file) from None
+
+    def create(
+        self,
+        spec: DeploymentSpec,
+        *,
+        base_dir: Path | None,
+        file: str | None = None,
+        set_default: bool = False,
+    ) -> BatchDeployment:
+        data = spec.model_dump(mode="json", exclude_unset=True)
+        data["name"], data["endpoint_name"] = spec.name, spec.endpoint_name
+        try:
+            data = self._upload_paths(data, base_dir)
+        except BatchpointError as exc:
+            raise with_file(exc, file) from None
+        return self._send("POST", self._url(spec.endpoint_name), {"spec": data, "set_default": set_default}, file)
+
+    def create_from_file(
+        self,
+        path: Path,
+        *,
+        endpoint_name: str | None = None,
+        name: str | None = None,
+        overrides: builtins.list[tuple[str, Any]] | None = None,
+        set_default: bool = False,
+    ) -> BatchDeployment:
+        path = Path(path)
+        data = self._load(path, name, endpoint_name, overrides)
+        try:
+            data = self._upload_paths(data, path.resolve().parent)
+        except BatchpointError as exc:
+            raise with_file(exc, str(path)) from None
+        url = self._url(str(data["endpoint_name"]))
+        return self._send("POST", url, {"spec": data, "set_default": set_default}, str(path))
+
+    @staticmethod
+    def _load(
+        path: Path, name: str | None, endpoint_name: str | None, overrides: builtins.list[tuple[str, Any]] | None
+    ) -> dict[str, Any]:
+        data = yamlio.load_file(path)
+        apply_overrides(data, overrides or [])
+        if name is not None:
+            data["name"] = name
+        if endpoint_name is not None:
+            data["endpoint_name"] = endpoint_name
+        parse_deployment(dict(data), file=str(path))  # the file's mistakes are reported before any upload
+        return data
+
+    def update(
+        self,
+        name: str | None,
+        endpoint_name: str | None,
+        *,
+        path: Path | None = None,
+        overrides: builtins.list[tuple[str, Any]] | None = None,
+        set_default: bool = False,
+    ) -> BatchDeployment:
+        pairs = overrides or []
+        file = str(path) if path is not None else None
+        if path is not None:
+            data: dict[str, Any] | None = self._load(Path(path), name, endpoint_name, pairs)
+            assert data is not None
+            name, endpoint_name = str(data["name"]), str(data["endpoint_name"])
+            data = self._upload_paths(data, Path(path).resolve().parent)
+            pairs = []
+        elif any(key.split(".")[0] in _FILE_KEYS and not key.endswith("scoring_script") for key, _ in pairs):
+            if not name or not endpoint_name:
+                raise InvalidInput("give the deployment's name and its endpoint's name (--name, --endpoint-name)")
+            data = apply_overrides(editable(self.get(name, endpoint_name)), pairs)
+            data = self._upload_paths(data, Path.cwd())
+            pairs = []
+        else:
+            data = None
+        if not name or not endpoint_name:
+            raise InvalidInput("give the deployment's name and its endpoint's name (--name, --endpoint-name)")
+        body = {"spec": data, "overrides": pairs, "set_default": set_default}
+        return self._send("PATCH", self._url(endpoint_name, name), body, file)
+
+    def get(self, name: str, endpoint_name: str) -> BatchDeployment:
+        return self.t.get(BatchDeployment, self._url(endpoint_name, name))
+
+    def list(self, endpoint_name: str) -> builtins.list[BatchDeployment]:
+        return self.t.get_list(BatchDeployment, self._url(endpoint_name))
+
+    def delete(self, name: str, endpoint_name: str) -> None:
+        self.t.request("DELETE", self._url(endpoint_name, name))
+
+    def route(self, endpoint_name: str, deployment_name: str | None = None) -> BatchDeployment:
+        params = {"deployment_name": deployment_name} if deployment_name else {}
+        return self.t.get(BatchDeployment, f"{API}/batch-endpoints/{q(endpoint_name)}/route", params=params)
+
+
+class RemoteJobs:
+    def __init__(self, transport: Transport) -> None:
+        self.t = transport
+
+    def invoke(
+        self,
+        endpoint_name: str,
+        *,
+        input: str | Path | None = None,
+        input_type: str | None = None,
+        deployment_name: str | None = None,
+        output_path: str | Path | None = None,
+        mini_batch_size: int | None = None,
+        instance_count: int | None = None,
+        job_name: str | None = None,
+        experiment_name: str | None = None,
+        overrides: builtins.list[str] | builtins.list[tuple[str, Any]] | dict[str, Any] | None = None,
+        inputs_file: str | Path | None = None,
+        start: bool = True,
+    ) -> Job:
+        """Start a job on the server; a local input file or folder is uploaded to its default datastore first."""
+        if inputs_file is not None:
+            file_input, file_type, file_output = inv.read_inputs_file(Path(inputs_file))
+            input = input or file_input
+            input_type = input_type or file_type
+            output_path = output_path or file_output
+        source: Any = str(input) if input is not None else None
+        if source and "://" not in source and not source.startswith("azureml:") and Path(source).expanduser().exists():
+            source = self.t.upload(Path(source).expanduser())
+        body = {
+            "input": source,
+            "input_type": input_type,
+            "deployment_name": deployment_name,
+            "output_path": None if output_path is None else str(output_path),
+            "mini_batch_size": mini_batch_size,
+            "instance_count": instance_count,
+            "job_name": job_name,
+            "experiment_name": experiment_name,
+            "overrides": [list(pair) for pair in inv.normalise_overrides(overrides)],
+        }
+        return self.t.send(Job, "POST", f"{API}/batch-endpoints/{q(endpoint_name)}/jobs", json=body)
+
+    def get(self, name: str) -> Job:
+        return self.t.get(Job, f"{API}/jobs/{q(name)}")
+
+    def list(
+        self,
+        *,
+        endpoint_name: str | None = None,
+        deployment_name: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> builtins.list[Job]:
+        params: dict[str, Any] = {"limit": limit}
+        for key, value in (("endpoint_name", endpoint_name), ("deployment_name", deployment_name), ("status", status)):
+            if value:
+                params[key] = value
+        return self.t.get_list(Job, f"{API}/jobs", params=params)
+
+    def wait(
+        self,
+        name: str,
+        *,
+        timeout: float | None = None,
+        poll: float = 0.5,
+        on_update: Callable[[Job], None] | None = None,
+    ) -> Job:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(name)
+            if on_update is not None:
+                on_update(job)
+            if job.status in TERMINAL or job.driver.lost:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                return job
+            time.sleep(poll)
+
+    def cancel(self, name: str) -> Job:
+        return self.t.send(Job, "POST", f"{API}/jobs/{q(name)}/cancel")
+
+    def resume(self, name: str) -> Job:
+        return self.t.send(Job, "POST", f"{API}/jobs/{q(name)}/resume")
+
+    def read_log(self, name: str, file: str | None = None) -> str:
+        params = {} if file is None else {"file": file}
+        return self.t.request("GET", f"{API}/jobs/{q(name)}/logs", params=params).text
+
+    def download(
+        self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False
+    ) -> Path:
+        """Fetch outputs (and with ``all`` the logs) into ``download_path/named-outputs/<name>``, as embedded."""
+        job = self.get(name)
+        dest = Path(download_path).expanduser().resolve()
+        wanted = builtins.list(job.outputs) if all or output_name is None else [output_name]
+        for out_name in wanted:
+            if out_name not in job.outputs:
+                raise NotFound(f"job '{name}' has no output named '{out_name}' (outputs: {', '.join(job.outputs)})")
+            self._fetch(f"{API}/jobs/{q(name)}/outputs/{q(out_name)}", dest / "named-outputs" / out_name)
+        if all:
+            self._fetch(f"{API}/jobs/{q(name)}/logs/archive", dest / "artifacts" / "logs")
+        return dest
+
+    def _fetch(self, url: str, target: Path) -> None:
+        staging = target.parent / f".bp-download-{time.time_ns()}"
+        try:
+            self.t.download(url, staging)
+            shutil.copytree(staging, target, dirs_exist_ok=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+class RemoteTokens:
+    """Tokens of the server (owner only)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.t = transport
+
+    def create(
+        self,
+        role: str,
+        *,
+        name: str | None = None,
+        endpoint: str | None = None,
+        invoke_only: bool = False,
+        expires: str | None = None,
+    ) -> NewToken:
+        body = {"role": role, "name": name, "endpoint": endpoint, "invoke_only": invoke_only, "expires": expires}
+        return self.t.send(NewToken, "POST", f"{API}/tokens", json=body)
+
+    def list(self) -> builtins.list[TokenInfo]:
+        return self.t.get_list(TokenInfo, f"{API}/tokens")
+
+    def revoke(self, token_id: str) -> TokenInfo:
+        return self.t.send(TokenInfo, "DELETE", f"{API}/tokens/{q(token_id)}")
