@@ -91,7 +91,6 @@ def create_app(
         if generated:
             announce(generated)
         if run_jobs:
-            _export_for_drivers(settings)
             ctx.queue = JobQueue(ctx.services("server"), settings.serving)
             ctx.queue.start()
         try:
@@ -131,13 +130,15 @@ def create_app(
     return app
 
 
-def _export_for_drivers(settings: Settings) -> None:
-    """Drivers read their settings from the environment: make it say what this server uses."""
+def driver_environment(settings: Settings) -> dict[str, str]:
+    """The environment drivers start with: this server's database and engine settings, no secrets."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BATCHPOINT_BOOTSTRAP_TOKEN", "BATCHPOINT_TOKEN")}
     if settings.database_url:
-        os.environ["BATCHPOINT_DATABASE_URL"] = settings.database_url
+        env["BATCHPOINT_DATABASE_URL"] = settings.database_url
     engine = settings.engine
     for name in type(engine).model_fields:
-        os.environ[f"BATCHPOINT_ENGINE_{name.upper()}"] = str(getattr(engine, name))
+        env[f"BATCHPOINT_ENGINE_{name.upper()}"] = str(getattr(engine, name))
+    return env
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

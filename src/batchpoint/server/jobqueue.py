@@ -188,8 +188,10 @@ class JobQueue:
 
     def _spawn(self, name: str, epoch: int) -> None:
         from batchpoint.jobs.driver import spawn
+        from batchpoint.server.app import driver_environment
 
-        spawn(self.services.workspace.root, name, epoch, self.services.layout.job_dir(name) / "logs" / "driver.out")
+        log_file = self.services.layout.job_dir(name) / "logs" / "driver.out"
+        spawn(self.services.workspace.root, name, epoch, log_file, env=driver_environment(self.services.settings))
         self._started[name] = epoch
 
     def _launch(self, job: _Job) -> bool:
