@@ -6,17 +6,18 @@ from typing import Annotated
 
 import typer
 
-from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, YesOpt, client
+from batchpoint.cli.assets import NamedCommands
+from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, client
 from batchpoint.cli.output import OutputFormat, emit
 from batchpoint.common.overrides import parse_pairs
 
 app = typer.Typer(no_args_is_help=True)
 
-NameOpt = Annotated[str, typer.Option("--name", "-n", help="Name of the batch endpoint.")]
 OptionalNameOpt = Annotated[
     str | None, typer.Option("--name", "-n", help="Name of the batch endpoint (overrides the file's).")
 ]
 COLUMNS = ("name", "auth_mode", "scoring_uri", "provisioning_state")
+commands = NamedCommands(app, "batch endpoint", lambda c: c.batch_endpoints, COLUMNS)
 
 
 @app.command("create")
@@ -47,22 +48,6 @@ def update(
     emit(endpoint, output, query, columns=COLUMNS)
 
 
-@app.command("show")
-def show(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
-    """Show a batch endpoint with its deployments and default deployment."""
-    emit(client(ctx).batch_endpoints.get(name), output, query, columns=COLUMNS)
-
-
-@app.command("list")
-def list_(ctx: typer.Context, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
-    """List the batch endpoints of the workspace."""
-    emit(client(ctx).batch_endpoints.list(), output, query, columns=COLUMNS)
-
-
-@app.command("delete")
-def delete(ctx: typer.Context, name: NameOpt, yes: YesOpt = False) -> None:
-    """Delete a batch endpoint and all its deployments."""
-    if not yes:
-        typer.confirm(f"Delete batch endpoint '{name}' and all its deployments?", abort=True)
-    client(ctx).batch_endpoints.delete(name)
-    typer.echo(f"Deleted batch endpoint '{name}'.", err=True)
+commands.show("Show a batch endpoint with its deployments and default deployment.")
+commands.list("List the batch endpoints of the workspace.")
+commands.delete("Delete a batch endpoint and all its deployments.", also=" and all its deployments")

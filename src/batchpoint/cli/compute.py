@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, YesOpt, client, split_tags
+from batchpoint.cli.assets import DescriptionOpt, NamedCommands, NameOverrideOpt, TagOpt
+from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, client, split_tags
 from batchpoint.cli.output import OutputFormat, emit
 from batchpoint.common.overrides import parse_pairs
 from batchpoint.errors import InvalidInput
@@ -19,9 +20,8 @@ MinOpt = Annotated[int | None, typer.Option("--min-instances", help="Instances k
 MaxOpt = Annotated[int | None, typer.Option("--max-instances", help="Most instances a job may use.")]
 AddressOpt = Annotated[str | None, typer.Option("--address", help="ray: ray://HOST:PORT, auto or local.")]
 ResourcesOpt = Annotated[str | None, typer.Option("--resources", help='ray: resources as JSON, e.g. {"GPU": 1}.')]
-TagOpt = Annotated[list[str] | None, typer.Option("--tag", "--tags", help="Tag KEY=VALUE (repeatable).")]
-DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d", help="Description.")]
 COLUMNS = ("name", "type", "min_instances", "max_instances", "address")
+commands = NamedCommands(app, "compute", lambda c: c.computes, COLUMNS)
 
 
 def _resources(raw: str | None) -> dict[str, Any] | None:
@@ -39,7 +39,7 @@ def _resources(raw: str | None) -> dict[str, Any] | None:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Name (overrides the file's).")] = None,
+    name: NameOverrideOpt = None,
     type_: Annotated[str | None, typer.Option("--type", "-t", help="local, amlcompute (default) or ray.")] = None,
     min_instances: MinOpt = None,
     max_instances: MaxOpt = None,
@@ -68,16 +68,8 @@ def create(
     emit(compute, output, query, columns=COLUMNS)
 
 
-@app.command("show")
-def show(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
-    """Show a compute."""
-    emit(client(ctx).computes.get(name), output, query, columns=COLUMNS)
-
-
-@app.command("list")
-def list_(ctx: typer.Context, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
-    """List computes, the built-in 'local' first."""
-    emit(client(ctx).computes.list(), output, query, columns=COLUMNS)
+commands.show("Show a compute.")
+commands.list("List computes, the built-in 'local' first.")
 
 
 @app.command("update")
@@ -106,10 +98,4 @@ def update(
     emit(compute, output, query, columns=COLUMNS)
 
 
-@app.command("delete")
-def delete(ctx: typer.Context, name: NameOpt, yes: YesOpt = False) -> None:
-    """Delete a compute (refused while a batch deployment names it)."""
-    if not yes:
-        typer.confirm(f"Delete compute '{name}'?", abort=True)
-    client(ctx).computes.delete(name)
-    typer.echo(f"Deleted compute '{name}'.", err=True)
+commands.delete("Delete a compute (refused while a batch deployment names it).")

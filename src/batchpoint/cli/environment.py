@@ -6,31 +6,38 @@ from typing import Annotated
 
 import typer
 
-from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, YesOpt, client, split_tags
+from batchpoint.cli.assets import (
+    DescriptionOpt,
+    NameOverrideOpt,
+    NewVersionOpt,
+    TagOpt,
+    VersionedCommands,
+    VersionOpt,
+)
+from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, client, split_tags
 from batchpoint.cli.output import OutputFormat, emit
 from batchpoint.common.overrides import parse_pairs
 
 app = typer.Typer(no_args_is_help=True)
 
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Name of the environment.")]
-VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: the latest).")]
-AllVersionsOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: every version).")]
 COLUMNS = ("name", "version", "image", "python_version", "archived", "spec_hash")
+commands = VersionedCommands(app, "environment", lambda c: c.environments, COLUMNS)
 
 
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Name (overrides the file's).")] = None,
-    version: Annotated[str | None, typer.Option("--version", "-v", help="Version (default: next number).")] = None,
+    name: NameOverrideOpt = None,
+    version: NewVersionOpt = None,
     image: Annotated[str | None, typer.Option("--image", "-i", help="Base container image (recorded).")] = None,
     conda_file: Annotated[str | None, typer.Option("--conda-file", help="Conda YAML file.")] = None,
     pip_requirements: Annotated[
         str | None, typer.Option("--pip-requirements", help="requirements.txt file (batchpoint extra).")
     ] = None,
     python_version: Annotated[str | None, typer.Option("--python-version", help="Python version, e.g. 3.11.")] = None,
-    tags: Annotated[list[str] | None, typer.Option("--tag", "--tags", help="Tag KEY=VALUE (repeatable).")] = None,
-    description: Annotated[str | None, typer.Option("--description", "-d", help="Description.")] = None,
+    tags: TagOpt = None,
+    description: DescriptionOpt = None,
     file: FileOpt = None,
     set_: SetOpt = None,
     output: OutputOpt = OutputFormat.json,
@@ -52,66 +59,11 @@ def create(
     emit(environment, output, query, columns=COLUMNS)
 
 
-@app.command("show")
-def show(
-    ctx: typer.Context,
-    name: NameOpt,
-    version: VersionOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """Show one version of an environment (the latest by default)."""
-    emit(client(ctx).environments.get(name, version), output, query, columns=COLUMNS)
-
-
-@app.command("list")
-def list_(
-    ctx: typer.Context,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Only the versions of this environment.")] = None,
-    include_archived: Annotated[bool, typer.Option("--include-archived", help="Also list archived ones.")] = False,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """List environment versions."""
-    emit(client(ctx).environments.list(name, include_archived=include_archived), output, query, columns=COLUMNS)
-
-
-@app.command("archive")
-def archive(
-    ctx: typer.Context,
-    name: NameOpt,
-    version: AllVersionsOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """Archive a version (or every version)."""
-    emit(client(ctx).environments.archive(name, version), output, query, columns=COLUMNS)
-
-
-@app.command("restore")
-def restore(
-    ctx: typer.Context,
-    name: NameOpt,
-    version: AllVersionsOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """Bring an archived version (or every version) back."""
-    emit(client(ctx).environments.restore(name, version), output, query, columns=COLUMNS)
-
-
-@app.command("delete")
-def delete(
-    ctx: typer.Context,
-    name: NameOpt,
-    version: Annotated[str, typer.Option("--version", "-v", help="Version to delete.")],
-    yes: YesOpt = False,
-) -> None:
-    """Delete one environment version (refused while a batch deployment uses it)."""
-    if not yes:
-        typer.confirm(f"Delete environment '{name}' version '{version}'?", abort=True)
-    client(ctx).environments.delete(name, version)
-    typer.echo(f"Deleted environment '{name}' version '{version}'.", err=True)
+commands.show("Show one version of an environment (the latest by default).")
+commands.list("List environment versions.", archived_help="Also list archived ones.")
+commands.archive("Archive a version (or every version).")
+commands.restore("Bring an archived version (or every version) back.")
+commands.delete("Delete one environment version (refused while a batch deployment uses it).")
 
 
 BUILD_COLUMNS = ("name", "version", "python_version", "reused", "build_seconds", "build_log")

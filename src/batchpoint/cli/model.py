@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, YesOpt, client, split_tags
+from batchpoint.cli.assets import DescriptionOpt, NewVersionOpt, TagOpt, VersionedCommands, VersionOpt
+from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, client, split_tags
 from batchpoint.cli.output import OutputFormat, emit
 from batchpoint.common.overrides import parse_pairs
 from batchpoint.errors import InvalidInput
@@ -16,12 +17,8 @@ app = typer.Typer(no_args_is_help=True)
 
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Name of the model.")]
 OptionalNameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Name of the model (overrides the file's).")]
-VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: the latest).")]
-AllVersionsOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: every version).")]
-TagOpt = Annotated[list[str] | None, typer.Option("--tag", "--tags", help="Tag KEY=VALUE (repeatable).")]
-DescriptionOpt = Annotated[str | None, typer.Option("--description", "-d", help="Description.")]
-ArchivedOpt = Annotated[bool, typer.Option("--include-archived", help="Also list archived versions.")]
 COLUMNS = ("name", "version", "type", "path", "archived", "description")
+commands = VersionedCommands(app, "model", lambda c: c.models, COLUMNS)
 
 
 @app.command("create")
@@ -29,7 +26,7 @@ def create(
     ctx: typer.Context,
     name: OptionalNameOpt = None,
     path: Annotated[str | None, typer.Option("--path", "-p", help="File or folder to register.")] = None,
-    version: Annotated[str | None, typer.Option("--version", "-v", help="Version (default: next number).")] = None,
+    version: NewVersionOpt = None,
     type_: Annotated[str | None, typer.Option("--type", help="custom_model or mlflow_model (default: detect).")] = None,
     tags: TagOpt = None,
     description: DescriptionOpt = None,
@@ -71,16 +68,9 @@ def show(
     emit(client(ctx).models.get(name, version), output, query, columns=COLUMNS)
 
 
-@app.command("list")
-def list_(
-    ctx: typer.Context,
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Only the versions of this model.")] = None,
-    include_archived: ArchivedOpt = False,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """List model versions (archived ones only with --include-archived)."""
-    emit(client(ctx).models.list(name, include_archived=include_archived), output, query, columns=COLUMNS)
+commands.list(
+    "List model versions (archived ones only with --include-archived).", archived_help="Also list archived versions."
+)
 
 
 @app.command("download")
@@ -99,39 +89,6 @@ def download(
     emit({"name": name, "path": str(target.resolve())}, output, query)
 
 
-@app.command("archive")
-def archive(
-    ctx: typer.Context,
-    name: NameOpt,
-    version: AllVersionsOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """Archive a version (or every version): hidden from lists and @latest, still usable by version."""
-    emit(client(ctx).models.archive(name, version), output, query, columns=COLUMNS)
-
-
-@app.command("restore")
-def restore(
-    ctx: typer.Context,
-    name: NameOpt,
-    version: AllVersionsOpt = None,
-    output: OutputOpt = OutputFormat.json,
-    query: QueryOpt = None,
-) -> None:
-    """Bring an archived version (or every version) back."""
-    emit(client(ctx).models.restore(name, version), output, query, columns=COLUMNS)
-
-
-@app.command("delete")
-def delete(
-    ctx: typer.Context,
-    name: NameOpt,
-    version: Annotated[str, typer.Option("--version", "-v", help="Version to delete.")],
-    yes: YesOpt = False,
-) -> None:
-    """Delete one model version (refused while a batch deployment uses it)."""
-    if not yes:
-        typer.confirm(f"Delete model '{name}' version '{version}'?", abort=True)
-    client(ctx).models.delete(name, version)
-    typer.echo(f"Deleted model '{name}' version '{version}'.", err=True)
+commands.archive("Archive a version (or every version): hidden from lists and @latest, still usable by version.")
+commands.restore("Bring an archived version (or every version) back.")
+commands.delete("Delete one model version (refused while a batch deployment uses it).")
