@@ -11,7 +11,6 @@ import contextlib
 import os
 import selectors
 import signal
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,10 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-import batchpoint
 from batchpoint.executors.base import Executor
+from batchpoint.executors.launch import Launched, launch, worker_env
 from batchpoint.executors.messages import WORKER_MESSAGE, Exited, Heartbeat, TaskMessage, WorkerEvent
 from batchpoint.runtime.channel import Channel
-
-_SRC_ROOT = str(Path(batchpoint.__file__).resolve().parent.parent)
 
 
 @dataclass
@@ -50,46 +47,26 @@ class LocalExecutor(Executor):
         self.log_dir = log_dir
         self.cwd = cwd
         self.python = python
-        self.env = self._worker_env(env)
+        self.env = worker_env(env)
         self._selector = selectors.DefaultSelector()
         self._procs: dict[str, _Proc] = {}
         self._counter = 0
 
-    @staticmethod
-    def _worker_env(extra: dict[str, str]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHPOINT_")}
-        path = env.get("PYTHONPATH")
-        env["PYTHONPATH"] = _SRC_ROOT + (os.pathsep + path if path else "")
-        env["PYTHONUNBUFFERED"] = "1"
-        env.update(extra)
-        return env
-
     def start_worker(self) -> str:
         self._counter += 1
         worker = f"worker-{self._counter:03d}"
-        parent, child = socket.socketpair()
-        out_dir = self.log_dir / "user" / "stdout"
-        err_dir = self.log_dir / "user" / "stderr"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        err_dir.mkdir(parents=True, exist_ok=True)
-        stdout = open(out_dir / f"{worker}.stdout.txt", "ab")  # noqa: SIM115 - closed when the worker is reaped
-        stderr = open(err_dir / f"{worker}.stderr.txt", "ab")  # noqa: SIM115
-        cmd = [
-            self.python, "-m", "batchpoint.runtime.worker",
-            "--fd", str(child.fileno()), "--config", str(self.config_file), "--worker-id", worker,
-        ]  # fmt: skip
-        try:
-            proc = subprocess.Popen(
-                cmd, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                cwd=self.cwd, env=self.env,
-            )  # fmt: skip
-        finally:
-            child.close()
-        parent.setblocking(True)
-        channel = Channel(parent)
-        self._procs[worker] = _Proc(proc, channel, [stdout, stderr])
-        self._selector.register(parent, selectors.EVENT_READ, worker)
+        launched = launch(
+            worker, python=self.python, config_file=self.config_file, log_dir=self.log_dir, cwd=self.cwd, env=self.env
+        )
+        self.adopt(launched)
         return worker
+
+    def adopt(self, launched: Launched) -> None:
+        """Take over a worker started before this executor existed (see ``launch.prestart``)."""
+        self._counter = max(self._counter, int(launched.worker.rsplit("-", 1)[-1]))
+        channel = Channel(launched.sock)
+        self._procs[launched.worker] = _Proc(launched.proc, channel, launched.logs)
+        self._selector.register(launched.sock, selectors.EVENT_READ, launched.worker)
 
     def pid(self, worker: str) -> int | None:
         entry = self._procs.get(worker)

@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.detach:
         _detach()
+    # Start the workers first when invoke left a launch plan: their imports and init() then overlap
+    # this process's own (heavy) imports below.
+    from batchpoint.executors.launch import prestart
+
+    prestarted = prestart(Path(args.workspace) / "jobs" / args.job)
     from batchpoint.config import Settings
     from batchpoint.jobs.engine import JobRunner
     from batchpoint.services import Services
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s [epoch " + str(args.epoch) + "] %(message)s",
     )
-    state = JobRunner(ctx, args.job, args.epoch).run()
+    state = JobRunner(ctx, args.job, args.epoch, prestarted=prestarted).run()
     logging.getLogger("batchpoint.driver").info("driver finished: %s", state.value)
     workspace.close()
     return 0

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from batchpoint.errors import BatchpointError
 from batchpoint.executors.base import Executor
+from batchpoint.executors.launch import Launched
 from batchpoint.executors.messages import ErrorInfo, Exited, InitFailed, Ready, TaskMessage, TaskResult, WorkerEvent
 from batchpoint.jobs import inputs, merge
 from batchpoint.jobs.accounting import Accounting, JobAbort
@@ -52,7 +53,14 @@ def describe_exit(code: int | None) -> str:
 class JobRunner:
     """Runs one job to a final state."""
 
-    def __init__(self, ctx: Services, job_name: str, epoch: int, executor_factory: Any = None) -> None:
+    def __init__(
+        self,
+        ctx: Services,
+        job_name: str,
+        epoch: int,
+        executor_factory: Any = None,
+        prestarted: list[Launched] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.engine = ctx.settings.engine
         with ctx.db.read() as s:
@@ -70,6 +78,7 @@ class JobRunner:
         self.settings = self.spec.settings
         self.n_workers = self.settings.workers
         self.executor_factory = executor_factory
+        self.prestarted = prestarted or []
         self.executor: Executor | None = None
         self.slots: dict[str, Slot] = {}
         self.pending = PendingQueue(self.ledger.fetch_pending)
@@ -138,7 +147,7 @@ class JobRunner:
         self.ledger.set_state(JobState.preparing, environment=_json(runtime.environment))
         self.runtime = runtime
         self.executor = self._make_executor(runtime)
-        for _ in range(self.n_workers):
+        for _ in range(self.n_workers - self._adopt_prestarted()):
             self._start_worker()
         if not self.planned:
             self._plan()
@@ -168,6 +177,22 @@ class JobRunner:
             python=runtime.python,
             env=runtime.env,
         )
+
+    def _adopt_prestarted(self) -> int:
+        """Hand workers the driver started before its imports to the local executor; returns how many."""
+        from batchpoint.executors.local import LocalExecutor
+
+        workers, self.prestarted = self.prestarted, []
+        if not isinstance(self.executor, LocalExecutor):
+            for launched in workers:
+                launched.proc.kill()
+            return 0
+        for launched in workers[: self.n_workers]:
+            self.executor.adopt(launched)
+            self.slots[launched.worker] = Slot(launched.worker)
+        for launched in workers[self.n_workers :]:
+            launched.proc.kill()
+        return min(len(workers), self.n_workers)
 
     def _plan(self) -> None:
         files = inputs.iter_files(self.spec.input)

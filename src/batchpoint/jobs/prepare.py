@@ -82,7 +82,10 @@ def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
         "env": env,
     }
     config_file = job_dir / "worker-config.json"
-    config_file.write_text(json.dumps(config, indent=2))
+    # Atomic: workers started early (see executors/launch.py) may be reading the previous copy.
+    tmp = config_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config, indent=2))
+    os.replace(tmp, config_file)
     return Runtime(
         config_file=config_file, cwd=work_dir, python=built.python, env=env, environment=built.job_record(),
         requirements=list(built.requirements),

@@ -72,6 +72,7 @@ class JobService:
         spec = self._run_spec(deployment, settings, job_input, job_output)
         self._insert(name, deployment, spec, experiment_name or endpoint_name)
         if start:
+            self._prepare_launch(name, spec)
             self._spawn(name, 1)
         return self.get(name)
 
@@ -123,6 +124,27 @@ class JobService:
                 )
             )
         self.ctx.layout.job_dir(name).mkdir(parents=True, exist_ok=True)
+
+    def _prepare_launch(self, name: str, spec: RunSpec) -> None:
+        """When nothing has to be built, prepare the runtime here so the driver can start workers at once.
+
+        Best effort: anything that goes wrong is left to the driver, which prepares again and
+        reports the error on the job.
+        """
+        if spec.environment is not None or spec.builtin_scorer or spec.compute.get("type") == "ray":
+            return
+        from batchpoint.executors.launch import write_plan
+        from batchpoint.jobs.prepare import prepare_runtime
+
+        job_dir = self.ctx.layout.job_dir(name)
+        try:
+            runtime = prepare_runtime(self.ctx, spec, job_dir)
+            write_plan(
+                job_dir, python=runtime.python, config_file=runtime.config_file, log_dir=job_dir / "logs",
+                cwd=runtime.cwd, env=runtime.env, workers=spec.settings.workers,
+            )  # fmt: skip
+        except Exception:
+            return
 
     def _spawn(self, name: str, epoch: int) -> None:
         from batchpoint.jobs.driver import spawn
