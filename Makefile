@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip uv
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m uv pip install --python $(BIN)/python -q --compile-bytecode -e ".[dev,mlflow]"
+	$(BIN)/python -m uv pip install --python $(BIN)/python -q --compile-bytecode -e ".[dev,mlflow,ray]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     for n in sizes:
         inputs = tiny_files(n, per_folder=PER_FOLDER, content="")
+        common.wait_quiet()
         row = measure(bench, inputs, n, args.plan_only, args.mini_batch_size)
         rows.append(row)
         print(

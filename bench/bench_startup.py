@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--jobs", type=int)
     parser.add_argument("--cli-runs", type=int)
+    parser.add_argument("--no-wait-quiet", dest="wait_quiet", action="store_false",
+                        help="do not wait (up to 90 s) for the machine to be idle before each job")  # fmt: skip
     args = parser.parse_args(argv)
     n_jobs = args.jobs or (5 if args.quick else 10)
     cli_runs = args.cli_runs or (3 if args.quick else 5)
@@ -123,7 +125,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )  # fmt: skip
     jobs = []
     for i in range(n_jobs):
+        waited = common.wait_quiet() if args.wait_quiet else 0.0
         r = one_job(bench, inputs, state)
+        r["waited_for_quiet_s"] = waited
         jobs.append(r)
         phases = ", ".join(f"{k} {v:.3f}" for k, v in r["phases_s"].items())
         print(f"job {i + 1}: first run() {r['to_first_run_s']:.3f} s after t0 ({phases})")

@@ -152,6 +152,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--mini-batch-size", type=int, default=4)
+    parser.add_argument(
+        "--no-wait-quiet", dest="wait_quiet", action="store_false",
+        help="do not wait (up to 90 s) for the machine to be idle before each run",
+    )  # fmt: skip
+    parser.add_argument(
+        "--quiet-share", type=float, default=0.10,
+        help="runs during which other processes used less than this share of the CPUs count as quiet",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     files = args.files or (40 if args.quick else 200)
     rounds = args.rounds or (2 if args.quick else 5)
@@ -175,29 +183,58 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )  # fmt: skip
     pool_out = bench.root / "pool-output.csv"
     runs: dict[str, list[dict[str, Any]]] = {"pool_bare": [], "pool_output": [], "batchpoint": []}
+    cores = os.cpu_count() or 1
     for r in range(rounds):
         for side in runs:
+            waited = common.wait_quiet() if args.wait_quiet else 0.0
+            busy0, own0 = common.machine_busy_s(), _cpu()
             if side == "pool_bare":
                 res = run_pool(inputs, model, args.workers, args.mini_batch_size, None, state)
+                own = res["cpu_s_parent_and_children"]
             elif side == "pool_output":
                 pool_out.unlink(missing_ok=True)
                 res = run_pool(inputs, model, args.workers, args.mini_batch_size, pool_out, state)
+                own = res["cpu_s_parent_and_children"]
             else:
                 res = run_batchpoint(bench, inputs, state)
+                workers = max(res.get("worker_cpu_s_self_reported", 0), res["workers_cpu_s"])
+                own = _cpu() - own0 + res["driver_cpu_s"] + workers
+            # CPU that other processes on the machine used while this run went on.
+            foreign = max(0.0, common.machine_busy_s() - busy0 - own)
+            res.update(
+                waited_for_quiet_s=waited, foreign_cpu_s=foreign, foreign_share=foreign / (res["seconds"] * cores)
+            )
             runs[side].append(res)
             extra = f"; workers ready at {res.get('all_ready_s', float('nan')):.2f} s, scoring {res.get('scoring_span_s', float('nan')):.2f} s"
             if side == "batchpoint":
                 extra += (f", end phase {res.get('end_phase_s', float('nan')):.2f} s; output at {res['to_output_s']:.2f} s, "
                           f"job duration {res['job_duration_s']:.2f} s, invoke {res['invoke_s']:.2f} s")  # fmt: skip
+            extra += f"; others used {100 * res['foreign_share']:.0f}% of the CPUs"
             print(
                 f"round {r + 1} {side:12s} {res['rows']} rows in {res['seconds']:.2f} s = {res['rows_per_s']:,.0f} rows/s{extra}"
             )
     bench.close()
 
     med = {side: common.median([x["rows_per_s"] for x in xs]) for side, xs in runs.items()}
+    quiet = {side: [x for x in xs if x["foreign_share"] < args.quiet_share] for side, xs in runs.items()}
+    quiet_med = {side: common.median([x["rows_per_s"] for x in xs]) if xs else None for side, xs in quiet.items()}
     bp = runs["batchpoint"]
     summary = {
         "rows_per_s": med,
+        "quiet_share_limit": args.quiet_share,
+        "quiet_runs": {side: len(xs) for side, xs in quiet.items()},
+        "rows_per_s_quiet_runs": quiet_med,
+        "ratio_vs_pool_bare_quiet_runs": (
+            quiet_med["batchpoint"] / quiet_med["pool_bare"]
+            if quiet_med["batchpoint"] and quiet_med["pool_bare"]
+            else None
+        ),
+        "ratio_vs_pool_output_quiet_runs": (
+            quiet_med["batchpoint"] / quiet_med["pool_output"]
+            if quiet_med["batchpoint"] and quiet_med["pool_output"]
+            else None
+        ),
+        "foreign_share_median": {side: common.median([x["foreign_share"] for x in xs]) for side, xs in runs.items()},
         "seconds_median": {side: common.median([x["seconds"] for x in xs]) for side, xs in runs.items()},
         "batchpoint_to_output_s_median": common.median([x["to_output_s"] for x in bp]),
         "batchpoint_job_duration_s_median": common.median([x["job_duration_s"] for x in bp]),
@@ -233,6 +270,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{summary['ratio_vs_pool_bare_paired_median']:.3f} vs bare pool, "
         f"{summary['ratio_vs_pool_output_paired_median']:.3f} vs pool with output"
     )
+    if summary["ratio_vs_pool_bare_quiet_runs"]:
+        print(
+            f"runs with others using < {100 * args.quiet_share:.0f}% of the CPUs: {summary['quiet_runs']}; their median rows/s: "
+            + ", ".join(f"{k} {v:,.0f}" for k, v in quiet_med.items() if v)
+            + f" -> ratio {summary['ratio_vs_pool_bare_quiet_runs']:.3f} vs bare pool"
+            + (
+                f", {summary['ratio_vs_pool_output_quiet_runs']:.3f} vs pool with output"
+                if summary["ratio_vs_pool_output_quiet_runs"]
+                else ""
+            )
+        )
     params = {
         "files": files, "rows_per_file": args.rows, "features": args.features, "workers": args.workers,
         "mini_batch_size": args.mini_batch_size, "rounds": rounds, "model": "RandomForestClassifier(50 trees, depth 8)",

@@ -294,3 +294,36 @@ class DriverWatch:
             "workers_cpu_s": round(sum(self.worker_cpu.values()), 2),
             "rss_samples": len(self.samples),
         }
+
+
+# -- other work on the machine ------------------------------------------------------------------------
+def machine_busy_s() -> float:
+    """CPU seconds all CPUs have spent busy since boot (``/proc/stat``), to measure others' load."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+def wait_quiet(threshold: float = 0.15, settle: float = 2.0, max_wait: float = 90.0) -> float:
+    """Wait until the machine has been nearly idle (busy < ``threshold`` of all CPUs) for ``settle`` s.
+
+    The machine may be shared: a run that starts while something else is busy measures both. Gives
+    up after ``max_wait`` s; returns the seconds waited.
+    """
+    cores = os.cpu_count() or 1
+    started = time.monotonic()
+    quiet_since = None
+    while time.monotonic() - started < max_wait:
+        before = machine_busy_s()
+        time.sleep(0.5)
+        busy = (machine_busy_s() - before) / (0.5 * cores)
+        if busy < threshold:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= settle:
+                break
+        else:
+            quiet_since = None
+    return time.monotonic() - started

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import threading
 import time
@@ -16,8 +15,6 @@ from batchpoint.executors.base import Executor
 
 if TYPE_CHECKING:
     from batchpoint.jobs.engine import JobRunner
-
-log = logging.getLogger("batchpoint.driver")
 
 
 def make_executor(runner: JobRunner, runtime: Any) -> Executor:
@@ -89,24 +86,11 @@ def _driver_heartbeat(runner: JobRunner) -> Iterator[None]:
 
 
 def environment_packages(runner: JobRunner, runtime: Any) -> list[str]:
-    """The pip packages of the deployment's environment (its Ray ``runtime_env``)."""
+    """The pip packages of the deployment's environment: its Ray ``runtime_env``.
+
+    ``prepare_runtime`` resolves them (a registered environment's pip and conda dependencies, or an
+    MLflow model's own) and, for a Ray compute, builds nothing locally.
+    """
     from batchpoint.executors.ray_executor import pip_packages
 
-    ref = runner.spec.environment
-    if not ref:
-        return []
-    if ref == "model":
-        # The model's own environment (an MLflow model): its requirements.txt, when it has one.
-        model_dir = runtime.env.get("AZUREML_MODEL_DIR")
-        candidates = [Path(model_dir) / "requirements.txt", *sorted(Path(model_dir).glob("*/requirements.txt"))]
-        for candidate in candidates if model_dir else []:
-            if candidate.is_file():
-                lines = candidate.read_text(encoding="utf-8").splitlines()
-                return pip_packages({"pip_requirements": [line for line in lines if line.strip()]})
-        return []
-    environment = runner.ctx.environments.resolve(ref)
-    if environment.image and not (environment.pip_requirements or environment.conda_file):
-        log.warning(
-            "environment %s names only an image (%s); Ray workers use the cluster's Python", ref, environment.image
-        )
-    return pip_packages(environment.model_dump())
+    return pip_packages(list(getattr(runtime, "requirements", None) or []))

@@ -25,6 +25,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -33,6 +34,7 @@ from batchpoint.errors import BatchpointError, MissingExtra
 log = logging.getLogger("batchpoint.driver")
 
 INSTALL_HINT = "pip install 'batchpoint[ray]'"
+TOKEN_AUTH_SINCE = (2, 52)
 # Ray reads these at import time: with the first one false, a Linux node takes 127.0.0.1 as its
 # address (as on macOS and Windows) and its servers listen on loopback only.
 _LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -43,14 +45,26 @@ def import_ray() -> ModuleType:
     try:
         import ray
     except ImportError as exc:
-        raise MissingExtra(
-            f"a compute of type ray needs Ray, which is not installed ({exc}): {INSTALL_HINT}",
-            hint=INSTALL_HINT,
-        ) from None
+        raise MissingExtra(f"a compute of type ray needs Ray, which is not installed ({exc}): {INSTALL_HINT}") from None
     return ray
 
 
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
 _TOKEN: list[str] = []
+_STOPPING: list[threading.Thread] = []
+
+
+def _wait_for_stops() -> None:
+    """Let an earlier connection finish disconnecting (and stopping its private Ray) first."""
+    while _STOPPING:
+        _STOPPING.pop().join()
 
 
 def _private_token() -> str:
@@ -74,6 +88,7 @@ class RayConnection:
         self.info: dict[str, Any] = {}
 
     def connect(self) -> Any:
+        _wait_for_stops()
         if self.private:
             # Before Ray is imported: it reads these once.
             os.environ.update(_LOOPBACK_ENV)
@@ -82,6 +97,11 @@ class RayConnection:
             os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
             os.environ.pop("RAY_ADDRESS", None)
         ray = import_ray()
+        if self.private and _version(ray.__version__) < TOKEN_AUTH_SINCE:
+            raise MissingExtra(
+                f"a private Ray (address local) needs Ray {'.'.join(map(str, TOKEN_AUTH_SINCE))} or later for token "
+                f"authentication; Ray {ray.__version__} is installed: pip install -U 'batchpoint[ray]'"
+            )
         if ray.is_initialized():
             ray.shutdown()
         try:
@@ -132,12 +152,26 @@ class RayConnection:
         self.info = {"cluster": self.address}
         log.info("connected to the Ray cluster at %s (Ray %s)", self.address, ray.__version__)
 
-    def close(self) -> None:
-        ray = self.ray
-        if ray is not None:
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-            self.ray = None
-        if self.temp_dir:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-            self.temp_dir = None
+    def close(self, *, wait: bool = True) -> None:
+        """Disconnect, and stop a private Ray; ``wait=False`` does it in a thread the process waits for at exit.
+
+        Stopping a private Ray takes a second or two; once the actors are gone nothing depends on it,
+        so the job need not wait (the driver process does, before it exits).
+        """
+        ray, temp_dir = self.ray, self.temp_dir
+        self.ray = None
+        self.temp_dir = None
+
+        def stop() -> None:
+            if ray is not None:
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
+            if temp_dir:
+                shutil.rmtree(temp_dir, ignore_errors=True)
+
+        if wait:
+            stop()
+            return
+        thread = threading.Thread(target=stop, name="ray-shutdown")  # not a daemon: the exit waits for it
+        thread.start()
+        _STOPPING.append(thread)

@@ -181,7 +181,8 @@ def engine_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Short engine timings so that faults are detected in test time (inherited by the drivers)."""
     monkeypatch.setenv("BATCHPOINT_ENGINE_HEARTBEAT_SECONDS", "0.2")
     monkeypatch.setenv("BATCHPOINT_ENGINE_LEASE_SECONDS", "1.5")
-    monkeypatch.setenv("BATCHPOINT_ENGINE_DRIVER_STALE_SECONDS", "2")
+    # Long enough for a freshly resumed driver to write its first heartbeat on a loaded machine.
+    monkeypatch.setenv("BATCHPOINT_ENGINE_DRIVER_STALE_SECONDS", "4")
 
 
 PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"

@@ -102,6 +102,7 @@ def test_killing_workers_loses_and_duplicates_nothing(jobs: ExecutorEnv) -> None
     assert results.count("ok") == 60
 
 
+@pytest.mark.ray
 def test_removing_a_node_during_a_job_costs_only_its_mini_batches(
     ray_jobs: ExecutorEnv, ray_cluster: RayCluster
 ) -> None:
@@ -125,6 +126,7 @@ def test_removing_a_node_during_a_job_costs_only_its_mini_batches(
         ray_cluster.restore()
 
 
+@pytest.mark.ray
 def test_ray_client_address(ray_jobs: ExecutorEnv, ray_cluster: RayCluster) -> None:
     """A compute whose address is ray://HOST:PORT (Ray Client) runs jobs like one on the cluster itself."""
     ray_jobs.client.computes.create("ray-client", type="ray", address=ray_cluster.client_address, max_instances=2)
@@ -138,6 +140,7 @@ def test_ray_client_address(ray_jobs: ExecutorEnv, ray_cluster: RayCluster) -> N
     assert final.progress.retries == 1
 
 
+@pytest.mark.ray
 def test_worker_resources_no_node_can_hold_fail_the_job_plainly(ray_jobs: ExecutorEnv) -> None:
     """A worker that needs a GPU on a cluster without one (and that may not grow) fails fast, saying why."""
     ray_jobs.client.computes.create("gpu", type="ray", address="auto", resources={"GPU": 1}, max_instances=2)
@@ -152,8 +155,10 @@ def test_worker_resources_no_node_can_hold_fail_the_job_plainly(ray_jobs: Execut
     assert "'GPU': 1.0" in (final.failure_reason or "")
 
 
+@pytest.mark.ray
 def test_local_address_starts_a_private_loopback_ray_with_token_auth(tmp_path: Path, engine_env: None) -> None:
     """``--address local``: a Ray of the job's own, every port on loopback, the dashboard behind a token, gone after."""
+    pytest.importorskip("ray", reason="needs the ray extra: pip install 'batchpoint[ray]'")
     env = make_env(tmp_path, "ray", address="local")
     try:
         expected = suite.write_inputs(env.root / "data", 60, rows=1)
