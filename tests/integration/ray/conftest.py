@@ -241,7 +241,7 @@ def engine_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The job suite's short engine timings, so that faults are detected in test time."""
     monkeypatch.setenv("BATCHPOINT_ENGINE_HEARTBEAT_SECONDS", "0.2")
     monkeypatch.setenv("BATCHPOINT_ENGINE_LEASE_SECONDS", "1.5")
-    monkeypatch.setenv("BATCHPOINT_ENGINE_DRIVER_STALE_SECONDS", "2")
+    monkeypatch.setenv("BATCHPOINT_ENGINE_DRIVER_STALE_SECONDS", "4")
 
 
 def make_env(tmp_path: Path, executor: str, address: str = "auto") -> ExecutorEnv:
