@@ -64,7 +64,7 @@ def editable(deployment: BatchDeployment) -> dict[str, Any]:
     data["compute"] = deployment.compute
     if deployment.settings is not None:
         settings = deployment.settings.model_dump(mode="json")
-        data["resources"] = {"instance_count": settings.pop("instance_count")}
+        data["resources"] = {"instance_count": settings.pop("instance_count"), **deployment.resources}
         data["settings"] = settings
     return data
 

@@ -86,6 +86,7 @@ class ModelDeploymentBuilder:
             environment=environment,
             compute=compute,
             settings=settings,
+            resources=spec.resources.per_worker() if spec.resources is not None else {},
         )
 
     # -- model ---------------------------------------------------------------------------------------

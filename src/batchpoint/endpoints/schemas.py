@@ -54,6 +54,8 @@ class BatchDeployment(BaseModel):
     """``azureml:NAME:VERSION``, ``model`` (the model's own environment), or None (batchpoint's interpreter)."""
     compute: str | None = None
     settings: BatchDeploymentSettings | None = None
+    resources: dict[str, Any] = Field(default_factory=dict)
+    """Per-worker ``cpu``, ``gpu`` and ``memory`` (bytes) for Ray computes."""
     component: str | None = None
     """``type: pipeline``: the pipeline component (a reference, or ``snapshot:<sha>`` of a local YAML)."""
     job_definition: str | None = None

@@ -97,6 +97,18 @@ class ResourcesSpec(BaseModel):
     model_config = _SPEC
 
     instance_count: int = Field(1, ge=1, le=1024)
+    instance_type: str | None = None
+    """Azure's VM size; recorded, not used on local or Ray computes."""
+    cpu: float | None = Field(None, gt=0, le=1024)
+    """CPUs per worker on a Ray compute (default 1)."""
+    gpu: float | None = Field(None, ge=0, le=64)
+    """GPUs per worker on a Ray compute (fractions allowed)."""
+    memory: int | None = Field(None, gt=0)
+    """Memory per worker on a Ray compute, in bytes."""
+
+    def per_worker(self) -> dict[str, Any]:
+        """The per-worker resources that were given (what a Ray executor schedules with)."""
+        return {k: v for k, v in self.model_dump(include={"cpu", "gpu", "memory"}).items() if v is not None}
 
 
 class ModelDeploymentSpec(_DeploymentBase):

@@ -260,3 +260,11 @@ def test_the_workspace_is_never_part_of_a_snapshot(services: Services, workspace
     paths = {e.path for e in manifest.entries}
     assert "pipeline.yml" in paths and "components/score/src/score.py" in paths
     assert not any(p.startswith(".batchpoint") for p in paths)
+
+
+def test_per_worker_resources_are_kept_for_ray(tmp_path: Path) -> None:
+    from batchpoint.endpoints.specs import ResourcesSpec
+
+    spec = ResourcesSpec(instance_count=2, instance_type="Standard_DS3_v2", cpu=2, gpu=0.5, memory=2**30)
+    assert spec.per_worker() == {"cpu": 2.0, "gpu": 0.5, "memory": 2**30}
+    assert ResourcesSpec().per_worker() == {}
