@@ -24,7 +24,7 @@ from batchpoint.endpoints.specs import (
 )
 from batchpoint.errors import BatchpointError, InvalidInput, NotFound
 from batchpoint.jobs import invoke as inv
-from batchpoint.jobs.schemas import TERMINAL, Job
+from batchpoint.jobs.schemas import Job
 from batchpoint.server.tokens import NewToken, TokenInfo
 
 
@@ -272,16 +272,9 @@ class RemoteJobs:
         poll: float = 0.5,
         on_update: Callable[[Job], None] | None = None,
     ) -> Job:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.get(name)
-            if on_update is not None:
-                on_update(job)
-            if job.status in TERMINAL or job.driver.lost:
-                return job
-            if deadline is not None and time.monotonic() > deadline:
-                return job
-            time.sleep(poll)
+        from batchpoint.jobs.waiting import wait_for_job
+
+        return wait_for_job(self.get, name, timeout=timeout, poll=poll, on_update=on_update)
 
     def cancel(self, name: str) -> Job:
         return self.t.send(Job, "POST", f"{API}/jobs/{q(name)}/cancel")

@@ -191,16 +191,9 @@ class JobService:
         on_update: Callable[[Job], None] | None = None,
     ) -> Job:
         """Poll until the job ends (or its driver is lost, or ``timeout`` passes); returns the last view."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.get(name)
-            if on_update is not None:
-                on_update(job)
-            if job.status in TERMINAL or job.driver.lost:
-                return job
-            if deadline is not None and time.monotonic() > deadline:
-                return job
-            time.sleep(poll)
+        from batchpoint.jobs.waiting import wait_for_job
+
+        return wait_for_job(self.get, name, timeout=timeout, poll=poll, on_update=on_update)
 
     # -- control -----------------------------------------------------------------------------------
     def cancel(self, name: str) -> Job:
