@@ -57,8 +57,19 @@ def main() -> None:
         print(
             f"throughput: batchpoint {r['batchpoint']:,.0f} rows/s, multiprocessing.Pool {r['pool_bare']:,.0f} rows/s "
             f"-> {t['ratio_vs_pool_bare']:.2f}x (target >= 0.9x); vs Pool writing the same output "
-            f"{t['ratio_vs_pool_output']:.2f}x"
+            f"{t['ratio_vs_pool_output']:.2f}x (medians of all runs; paired per round: "
+            f"{t['ratio_vs_pool_bare_paired_median']:.2f}x and {t['ratio_vs_pool_output_paired_median']:.2f}x)"
         )
+        if t.get("ratio_vs_pool_bare_quiet_runs"):
+            print(
+                f"throughput, runs while others used < {100 * t['quiet_share_limit']:.0f}% of the CPUs "
+                f"{t['quiet_runs']}: {t['ratio_vs_pool_bare_quiet_runs']:.2f}x the bare Pool"
+                + (
+                    f", {t['ratio_vs_pool_output_quiet_runs']:.2f}x the Pool with output"
+                    if t.get("ratio_vs_pool_output_quiet_runs")
+                    else ""
+                )
+            )
     if "overhead" in results:
         row = results["overhead"]["rows"][0]
         print(
