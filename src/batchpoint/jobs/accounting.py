@@ -93,7 +93,7 @@ class Accounting:
         if attempts <= self.settings.retry_settings.max_retries:
             self.retries += 1
             self.batch.retries.append({"idx": attempt.idx, "token": attempt.token, "attempts": attempts})
-            self.pending.push_retry(Pending(attempt.idx, -1, attempt.count, attempts))
+            self.pending.push_retry(Pending(attempt.idx, attempt.offset, attempt.count, attempts))
             return
         records = [{**error, "file": f, "mini_batch": attempt.idx, "attempt": attempt.attempt} for f in attempt.files]
         self.logs.write_item_errors(attempt.idx, records)
@@ -119,7 +119,7 @@ class Accounting:
     def release(self, attempt: Attempt, worker: str, why: str) -> None:
         """Give a mini-batch back without counting an attempt (its worker died or was lost first)."""
         self.batch.releases.append({"idx": attempt.idx, "token": attempt.token})
-        self.pending.push_retry(Pending(attempt.idx, -1, attempt.count, attempt.attempts_before))
+        self.pending.push_retry(Pending(attempt.idx, attempt.offset, attempt.count, attempt.attempts_before))
         self.logs.attempt(attempt.idx, attempt.attempt, worker, None, "released", 0, 0, why)
 
     def record_first_error(self, error: dict[str, Any]) -> None:

@@ -350,29 +350,17 @@ class JobRunner:
 
     def _lease(self, slot: Slot, item: Pending) -> TaskMessage:
         assert self.reader is not None
-        offset = item.offset
-        if offset < 0:
-            offset = self._offset_of(item.idx)
-        files = self.reader.files(offset, item.count)
+        files = self.reader.files(item.offset, item.count)
         token = uuid.uuid4().hex
         attempt = Attempt(
-            item.idx, token, item.attempts + 1, item.attempts, item.count, files, self.acc.part_path(item.idx, token)
-        )
+            item.idx, token, item.attempts + 1, item.attempts, item.count, files, self.acc.part_path(item.idx, token),
+            item.offset,
+        )  # fmt: skip
         if not slot.queue:
             slot.head_started = time.monotonic()
         slot.queue.append(attempt)
         self.acc.batch.leases.append({"idx": item.idx, "token": token, "worker": slot.worker})
         return TaskMessage(mb=item.idx, token=token, attempt=attempt.attempt, files=files, part=attempt.part)
-
-    def _offset_of(self, idx: int) -> int:
-        with self.ctx.db.read() as s:
-            from sqlalchemy import text
-
-            return int(
-                s.execute(
-                    text('SELECT "offset" FROM minibatches WHERE job_id=:j AND idx=:i'), {"j": self.job_id, "i": idx}
-                ).scalar_one()
-            )
 
     def _flush(self, now: float) -> None:
         beat_due = now - self._last_beat >= self.engine.heartbeat_seconds

@@ -26,6 +26,8 @@ class Attempt:
     count: int
     files: list[str]
     part: str
+    offset: int
+    """Where the mini-batch starts in the plan file, kept so a retry needs no database read."""
 
 
 @dataclass

@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchpoint.client.operations.versioned import VersionedOperations
 from batchpoint.registry.schemas import Data
 from batchpoint.registry.specs import DataSpec, spec_from_fields
 
 if TYPE_CHECKING:
-    from batchpoint.services import Services
+    pass
 
 
-class DataOperations:
+class DataOperations(VersionedOperations[Data]):
     """Data assets of one workspace."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    _attribute = "data"
 
     def create(
         self,
@@ -43,21 +43,3 @@ class DataOperations:
         if file is not None:
             return service.create_from_file(Path(file), overrides=overrides, **fields)
         return service.create(spec_from_fields(DataSpec, fields, overrides))
-
-    def get(self, name: str, version: str | None = None) -> Data:
-        return self._services.data.get(name, version)
-
-    def resolve(self, ref: str) -> Data:
-        return self._services.data.resolve(ref)
-
-    def list(self, name: str | None = None, *, include_archived: bool = False) -> list[Data]:
-        return self._services.data.list(name, include_archived=include_archived)
-
-    def archive(self, name: str, version: str | None = None) -> Data:
-        return self._services.data.archive(name, version)
-
-    def restore(self, name: str, version: str | None = None) -> Data:
-        return self._services.data.restore(name, version)
-
-    def delete(self, name: str, version: str) -> None:
-        self._services.data.delete(name, version)

@@ -5,20 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchpoint.client.operations.versioned import VersionedOperations
 from batchpoint.registry.environments import PATH_FIELDS
 from batchpoint.registry.schemas import Environment
 from batchpoint.registry.specs import EnvironmentSpec, spec_from_fields
 
 if TYPE_CHECKING:
     from batchpoint.environments.builder import EnvironmentBuild
-    from batchpoint.services import Services
 
 
-class EnvironmentOperations:
+class EnvironmentOperations(VersionedOperations[Environment]):
     """Environments of one workspace."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    _attribute = "environments"
 
     def create(
         self,
@@ -49,24 +48,6 @@ class EnvironmentOperations:
         if file is not None:
             return service.create_from_file(Path(file), overrides=overrides, **fields)
         return service.create(spec_from_fields(EnvironmentSpec, fields, overrides, path_fields=PATH_FIELDS))
-
-    def get(self, name: str, version: str | None = None) -> Environment:
-        return self._services.environments.get(name, version)
-
-    def resolve(self, ref: str) -> Environment:
-        return self._services.environments.resolve(ref)
-
-    def list(self, name: str | None = None, *, include_archived: bool = False) -> list[Environment]:
-        return self._services.environments.list(name, include_archived=include_archived)
-
-    def archive(self, name: str, version: str | None = None) -> Environment:
-        return self._services.environments.archive(name, version)
-
-    def restore(self, name: str, version: str | None = None) -> Environment:
-        return self._services.environments.restore(name, version)
-
-    def delete(self, name: str, version: str) -> None:
-        self._services.environments.delete(name, version)
 
     def build(self, name: str, version: str | None = None, *, force: bool = False) -> EnvironmentBuild:
         """Build the environment into its own virtual environment (once; later calls and jobs reuse it)."""

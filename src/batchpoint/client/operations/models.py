@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchpoint.client.operations.versioned import VersionedOperations
 from batchpoint.registry.schemas import Model
 from batchpoint.registry.specs import ModelSpec, spec_from_fields
 
 if TYPE_CHECKING:
-    from batchpoint.services import Services
+    pass
 
 
-class ModelOperations:
+class ModelOperations(VersionedOperations[Model]):
     """Models of one workspace; every method returns typed objects or raises a ``BatchpointError``."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    _attribute = "models"
 
     def create(
         self,
@@ -51,26 +51,6 @@ class ModelOperations:
         if file is not None:
             return service.create_from_file(Path(file), overrides=overrides, **fields)
         return service.create(spec_from_fields(ModelSpec, fields, overrides))
-
-    def get(self, name: str, version: str | None = None) -> Model:
-        """One version; ``version=None`` is the latest version that is not archived."""
-        return self._services.models.get(name, version)
-
-    def resolve(self, ref: str) -> Model:
-        """``azureml:NAME:VERSION``, ``azureml:NAME@latest``, ``NAME:VERSION`` or ``NAME@latest``."""
-        return self._services.models.resolve(ref)
-
-    def list(self, name: str | None = None, *, include_archived: bool = False) -> list[Model]:
-        return self._services.models.list(name, include_archived=include_archived)
-
-    def archive(self, name: str, version: str | None = None) -> Model:
-        return self._services.models.archive(name, version)
-
-    def restore(self, name: str, version: str | None = None) -> Model:
-        return self._services.models.restore(name, version)
-
-    def delete(self, name: str, version: str) -> None:
-        self._services.models.delete(name, version)
 
     def download(self, name: str, version: str | None = None, download_path: str | Path = ".") -> Path:
         """Copy the model's files to ``download_path/<path>``; returns that path."""

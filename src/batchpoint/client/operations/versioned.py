@@ -1,0 +1,57 @@
+"""What the operations of every versioned asset (models, environments, data) share."""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from batchpoint.services import Services
+
+T = TypeVar("T")
+
+
+class VersionedService(Protocol[T]):
+    """The service methods these operations call (the embedded service or its remote mirror)."""
+
+    def get(self, name: str, version: str | None = None) -> T: ...
+    def resolve(self, ref: str) -> T: ...
+    def list(self, name: str | None = None, *, include_archived: bool = False) -> builtins.list[T]: ...
+    def archive(self, name: str, version: str | None = None) -> T: ...
+    def restore(self, name: str, version: str | None = None) -> T: ...
+    def delete(self, name: str, version: str) -> None: ...
+
+
+class VersionedOperations(Generic[T]):
+    """get, resolve, list, archive, restore and delete for one kind of versioned asset."""
+
+    _attribute: str
+    """The ``Services`` attribute of the asset's service (``models``, ``environments``, ``data``)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    @property
+    def _service(self) -> VersionedService[T]:
+        service: VersionedService[T] = getattr(self._services, self._attribute)
+        return service
+
+    def get(self, name: str, version: str | None = None) -> T:
+        """One version; ``version=None`` is the latest version that is not archived."""
+        return self._service.get(name, version)
+
+    def resolve(self, ref: str) -> T:
+        """``azureml:NAME:VERSION``, ``azureml:NAME@latest``, ``NAME:VERSION`` or ``NAME@latest``."""
+        return self._service.resolve(ref)
+
+    def list(self, name: str | None = None, *, include_archived: bool = False) -> builtins.list[T]:
+        return self._service.list(name, include_archived=include_archived)
+
+    def archive(self, name: str, version: str | None = None) -> T:
+        return self._service.archive(name, version)
+
+    def restore(self, name: str, version: str | None = None) -> T:
+        return self._service.restore(name, version)
+
+    def delete(self, name: str, version: str) -> None:
+        self._service.delete(name, version)
