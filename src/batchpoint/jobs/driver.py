@@ -15,14 +15,29 @@ from pathlib import Path
 
 
 def spawn(
-    workspace_root: Path, job_name: str, epoch: int, log_file: Path, *, env: dict[str, str] | None = None
+    workspace_root: Path,
+    job_name: str,
+    epoch: int,
+    log_file: Path,
+    *,
+    env: dict[str, str] | None = None,
+    allow_fork: bool = False,
 ) -> None:
     """Start a detached driver; returns once it is running on its own (its pid lands in the database).
 
     ``env`` replaces the inherited environment (the server passes its database URL and engine
-    settings this way, without secrets such as its bootstrap token).
+    settings this way, without secrets such as its bootstrap token). ``allow_fork`` lets an
+    embedded caller be forked into the driver when that is safe (see ``jobs/forking.py``).
     """
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    if env is None and allow_fork:
+        from batchpoint.jobs import forking
+
+        origin = f"forked from pid {os.getpid()}"
+        if forking.can_fork() and forking.fork_detached(
+            lambda: run_driver(workspace_root, job_name, epoch, origin=origin), log_file
+        ):
+            return
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "batchpoint.jobs.driver", "--workspace", str(workspace_root),
@@ -48,26 +63,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.detach:
         _detach()
+    return run_driver(Path(args.workspace), args.job, args.epoch)
+
+
+def run_driver(workspace_root: Path, job_name: str, epoch: int, *, origin: str = "fresh interpreter") -> int:
+    """Run one job to its end in this process (a fresh interpreter, or a fork of the invoker)."""
     # Start the workers first when invoke left a launch plan: their imports and init() then overlap
     # this process's own (heavy) imports below.
     from batchpoint.executors.launch import prestart
 
-    prestarted = prestart(Path(args.workspace) / "jobs" / args.job)
+    prestarted = prestart(workspace_root / "jobs" / job_name)
     from batchpoint.config import Settings
     from batchpoint.jobs.engine import JobRunner
     from batchpoint.services import Services
     from batchpoint.workspace import Workspace
 
-    workspace = Workspace(Path(args.workspace), Settings())
+    workspace = Workspace(workspace_root, Settings())
     ctx = Services(workspace)
-    log_dir = workspace.layout.job_dir(args.job) / "logs"
+    log_dir = workspace.layout.job_dir(job_name) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         filename=log_dir / "driver.log",
         level=logging.INFO,
-        format="%(asctime)s %(levelname)s [epoch " + str(args.epoch) + "] %(message)s",
+        format="%(asctime)s %(levelname)s [epoch " + str(epoch) + "] %(message)s",
     )
-    state = JobRunner(ctx, args.job, args.epoch, prestarted=prestarted).run()
+    logging.getLogger("batchpoint.driver").info("driver pid %d started (%s)", os.getpid(), origin)
+    state = JobRunner(ctx, job_name, epoch, prestarted=prestarted).run()
     logging.getLogger("batchpoint.driver").info("driver finished: %s", state.value)
     workspace.close()
     return 0

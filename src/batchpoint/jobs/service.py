@@ -73,7 +73,7 @@ class JobService:
         self._insert(name, deployment, spec, experiment_name or endpoint_name)
         if start:
             self._prepare_launch(name, spec)
-            self._spawn(name, 1)
+            self._spawn(name, 1, spec.compute.get("type"))
         return self.get(name)
 
     def _run_spec(self, deployment: Any, settings: Any, job_input: Any, job_output: Any) -> RunSpec:
@@ -146,11 +146,13 @@ class JobService:
         except Exception:
             return
 
-    def _spawn(self, name: str, epoch: int) -> None:
+    def _spawn(self, name: str, epoch: int, compute_type: str | None) -> None:
         from batchpoint.jobs.driver import spawn
 
         job_dir = self.ctx.layout.job_dir(name)
-        spawn(self.ctx.workspace.root, name, epoch, job_dir / "logs" / "driver.out")
+        # A Ray driver talks gRPC, whose state must not be inherited from a caller that has used Ray.
+        allow_fork = self.ctx.settings.engine.fork_driver and compute_type != "ray"
+        spawn(self.ctx.workspace.root, name, epoch, job_dir / "logs" / "driver.out", allow_fork=allow_fork)
 
     # -- reading -----------------------------------------------------------------------------------
     def _row(self, session: Any, name: str) -> JobRow:
@@ -224,6 +226,7 @@ class JobService:
                     f"{time.time() - (row.heartbeat_at or row.created_at):.0f} s ago); nothing to resume"
                 )
             epoch = row.driver_epoch + 1
+            compute_type = (row.spec or {}).get("compute", {}).get("type")
             s.execute(
                 update(JobRow)
                 .where(JobRow.id == row.id)
@@ -232,7 +235,7 @@ class JobService:
                     failure_reason=None,
                 )
             )  # fmt: skip
-        self._spawn(name, epoch)
+        self._spawn(name, epoch, compute_type)
         return self.get(name)
 
     # -- files -------------------------------------------------------------------------------------

@@ -20,7 +20,11 @@ import io
 import json
 from typing import Any
 
+from batchpoint.runtime.fastcsv import dataframe_rows
+
 _FORBIDDEN_TO_CSV = {"path_or_buf", "mode", "header", "compression"}
+# to_csv arguments the fast path reproduces; any other one (float_format, na_rep, quoting...) means pandas.
+_FAST_PATH_ARGS = {"sep", "index", "lineterminator"}
 
 
 def output_kind(output_file_name: str) -> str:
@@ -69,13 +73,22 @@ def materialise(result: Any) -> Any:
 
 def _dataframe(df: Any, kind: str, to_csv: dict[str, Any]) -> tuple[str | None, str]:
     if kind == "txt":
-        return None, df.to_csv(sep=" ", header=False, index=False, lineterminator="\n")
+        return None, _dataframe_body(df, {"sep": " ", "index": False, "lineterminator": "\n"})
     kwargs = {"index": False, "lineterminator": "\n", **{k: v for k, v in to_csv.items() if k not in _FORBIDDEN_TO_CSV}}
     want_header = to_csv.get("header", True)
     header = None
     if want_header is not False:
         header = df.head(0).to_csv(header=want_header, **kwargs).rstrip("\n")
-    return header, df.to_csv(header=False, **kwargs)
+    return header, _dataframe_body(df, kwargs)
+
+
+def _dataframe_body(df: Any, kwargs: dict[str, Any]) -> str:
+    """``df.to_csv(header=False, **kwargs)``, through the fast path when the arguments are the defaults."""
+    if kwargs.keys() <= _FAST_PATH_ARGS and kwargs["index"] is False and kwargs["lineterminator"] == "\n":
+        body = dataframe_rows(df, kwargs.get("sep", ","))
+        if body is not None:
+            return body
+    return str(df.to_csv(header=False, **kwargs))
 
 
 def _items(items: Any, kind: str, to_csv: dict[str, Any]) -> str:

@@ -7,10 +7,11 @@ deferred transaction tries to upgrade its lock.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,6 +55,11 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 class Database:
     """A metadata database: migrated on open, handing out short-lived sessions."""
 
+    # Every open Database of this process, so that a fork can first close their connections: a
+    # SQLite connection must never be carried across fork(), even one the child does not use, because
+    # the child's copy of SQLite's lock bookkeeping would then disagree with the real locks.
+    _open: ClassVar[weakref.WeakSet[Database]] = weakref.WeakSet()
+
     def __init__(self, url: str, *, auto_migrate: bool = True) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
@@ -69,6 +75,21 @@ class Database:
         self._writer = sessionmaker(bind=self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
         if auto_migrate:
             migrate.ensure_current(self.engine)
+        Database._open.add(self)
+
+    @classmethod
+    def release_all_for_fork(cls) -> bool:
+        """Close the pooled connections of every Database of this process before a fork.
+
+        Returns False, closing nothing, when one of them has a connection in use (a session is
+        open): the process must not fork then. The pools reconnect on their next use.
+        """
+        databases = list(cls._open)
+        if any(getattr(db.engine.pool, "checkedout", lambda: 0)() for db in databases):
+            return False
+        for db in databases:
+            db.engine.dispose()
+        return True
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -51,6 +51,8 @@ def test_invoke_stream_show_download_logs(workspace: Path, cli: Cli, engine_env:
     assert job.startswith("batchjob-")
     streamed = cli("job", "stream", "-n", job)
     assert "Completed" in streamed.stderr and "5 succeeded" in streamed.stderr
+    # The CLI process, single-threaded, was forked into the driver (and let go of its stdout pipe).
+    assert "started (forked from pid" in (workspace / ".batchpoint" / "jobs" / job / "logs" / "driver.log").read_text()
     status = cli("job", "show", "-n", job, "--query", "status", "-o", "tsv").stdout.strip()
     assert status == "Completed"
     shown = json.loads(cli("job", "show", "-n", job).stdout)
