@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(
             f"{n:>9,} files: {row['status']}{' (canceled after planning)' if row['canceled_after_planning'] else ''}; "
             f"planning {row['planning_s'] or float('nan'):.2f} s, driver peak RSS {row['driver_peak_rss_mib_vmhwm']} MiB "
-            f"(VmHWM; sampled: planning {row['peak_rss_mib_planning']} MiB, after {row['peak_rss_mib_after_planning']} MiB), "
+            f"(VmHWM; sampled: planning {row['peak_rss_mib_planning']} MiB, after {row['peak_rss_mib_after_planning']} MiB; "
+            f"private {row['driver_peak_private_mib_sampled']} MiB), "
             f"end to end {row['end_to_end_s']:.1f} s"
         )
     bench.close()

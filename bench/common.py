@@ -231,10 +231,23 @@ def _status_kib(pid: int, key: str) -> int | None:
     return None
 
 
+def _private_kib(pid: int) -> int | None:
+    """Memory only this process holds (``Private_Clean + Private_Dirty`` of smaps_rollup), in KiB.
+
+    A driver forked from the invoking process starts with that process's pages in its RSS, shared
+    copy-on-write; its private memory is what the driver itself added (or copied by writing).
+    """
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return None
+    return sum(int(line.split()[1]) for line in lines if line.startswith(("Private_Clean:", "Private_Dirty:")))
+
+
 class DriverWatch:
     """Samples a job driver (found by ``client.jobs.get(name).driver.pid``) in a background thread.
 
-    Every ``interval`` s: its VmRSS and VmHWM (peak RSS, kept by the kernel), its CPU seconds and those
+    Every ``interval`` s: its VmRSS, VmHWM (peak RSS, kept by the kernel) and private memory, its CPU seconds and those
     of its worker processes (its children). Start it right after ``invoke()``; it waits for the pid.
     """
 
@@ -246,6 +259,7 @@ class DriverWatch:
         self.samples: list[tuple[float, int]] = []  # (time, VmRSS KiB)
         self.peak_rss_kib = 0
         self.hwm_kib = 0
+        self.private_kib = 0
         self.driver_cpu = 0.0
         self.worker_cpu: dict[int, float] = {}
         self._stop = threading.Event()
@@ -275,6 +289,7 @@ class DriverWatch:
             self.samples.append((time.time(), rss))
             self.peak_rss_kib = max(self.peak_rss_kib, rss)
             self.hwm_kib = max(self.hwm_kib, _status_kib(self.pid, "VmHWM") or 0)
+            self.private_kib = max(self.private_kib, _private_kib(self.pid) or 0)
             self.driver_cpu = _proc_cpu(self.pid) or self.driver_cpu
             for kid in _children(self.pid):
                 cpu = _proc_cpu(kid)
@@ -290,6 +305,7 @@ class DriverWatch:
             "driver_pid": self.pid,
             "driver_peak_rss_mib_sampled": round(self.peak_rss_kib / 1024, 1),
             "driver_peak_rss_mib_vmhwm": round(self.hwm_kib / 1024, 1),
+            "driver_peak_private_mib_sampled": round(self.private_kib / 1024, 1),
             "driver_cpu_s": round(self.driver_cpu, 2),
             "workers_cpu_s": round(sum(self.worker_cpu.values()), 2),
             "rss_samples": len(self.samples),
