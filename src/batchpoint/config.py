@@ -30,7 +30,7 @@ class EngineSettings(BaseSettings):
 
     fork_driver: bool = True
     """Start an embedded job's driver by forking the invoking process when that is safe (Linux, a
-    single thread, no database connection in use, under 1 GiB resident): it then starts in
+    single thread, no database connection in use, under 512 MiB resident): it then starts in
     milliseconds instead of importing batchpoint again. ``False`` always starts a fresh interpreter."""
 
 

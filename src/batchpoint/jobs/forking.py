@@ -10,11 +10,12 @@ Safe means: Linux (fork without exec is unsupported with the macOS system framew
 thread (a fork copies only the calling thread, and a lock another thread held stays locked in the
 child forever), no metadata-database connection in use (every pooled connection is closed first,
 see ``Database.release_all_for_fork``), and a modest resident size (copy-on-write memory is shared
-only until either side writes). Threads that Python does not know about (a BLAS pool, say) do not
-prevent the fork: the driver uses only the standard library and the database driver, never the
-libraries that own them. Jobs on a Ray compute are never forked, since their driver speaks gRPC,
-whose state a caller that has used Ray would hand down. Otherwise, and whenever
-``BATCHPOINT_ENGINE_FORK_DRIVER=false``, the driver is a fresh interpreter as before.
+only until either side writes, and the driver keeps the caller's pages until the job ends).
+Threads that Python does not know about (a BLAS pool, say) do not prevent the fork: the driver uses
+only the standard library and the database driver, never the libraries that own them. Jobs on a
+Ray compute are never forked, since their driver speaks gRPC, whose state a caller that has used
+Ray would hand down. Otherwise, and whenever ``BATCHPOINT_ENGINE_FORK_DRIVER=false``, the driver
+is a fresh interpreter as before.
 
 The forked driver then cuts itself loose from the caller's state: default signal handlers, stdin
 from ``/dev/null``, stdout and stderr to the job's ``driver.out``, every other inherited file
@@ -38,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-MAX_RSS_BYTES = 1 << 30
+MAX_RSS_BYTES = 512 << 20  # a forked driver keeps these pages for the whole job once the caller exits
 _RESET_SIGNALS = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD", "SIGTSTP")
 _kept: list[Any] = []  # the caller's logging handlers, set aside in the driver but never finalized
 

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from batchpoint import Client
+from batchpoint.jobs import forking
 from batchpoint.store.db import Database, sqlite_url
 
 from .conftest import Env, read_output, wait_for, write_inputs
@@ -78,6 +79,15 @@ def test_a_threaded_caller_gets_a_fresh_interpreter(jobs: Env) -> None:
     finally:
         stop.set()
         thread.join()
+    assert _driver_origin(jobs, job.name) == "fresh interpreter"
+    assert jobs.wait(job).status.value == "Completed"
+
+
+def test_a_large_caller_gets_a_fresh_interpreter(jobs: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs.deploy(mini_batch_size=2)
+    write_inputs(jobs.root / "in", 2)
+    monkeypatch.setattr(forking, "MAX_RSS_BYTES", 1 << 20)  # this test process is far larger than 1 MiB
+    job = jobs.client.batch_endpoints.invoke("jobs-ep", input=str(jobs.root / "in"))
     assert _driver_origin(jobs, job.name) == "fresh interpreter"
     assert jobs.wait(job).status.value == "Completed"
 
