@@ -32,7 +32,13 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def test_a_single_threaded_caller_is_forked_and_keeps_working(jobs: Env) -> None:
+@pytest.fixture
+def large_callers_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pytest process grows to about 500 MiB over the whole suite: lift the size limit here."""
+    monkeypatch.setattr(forking, "MAX_RSS_BYTES", 8 << 30)
+
+
+def test_a_single_threaded_caller_is_forked_and_keeps_working(jobs: Env, large_callers_fork: None) -> None:
     assert threading.active_count() == 1, "the test process itself must be single-threaded"
     jobs.deploy(mini_batch_size=2, max_concurrency_per_instance=2)
     expected = write_inputs(jobs.root / "in", 6)
@@ -45,7 +51,7 @@ def test_a_single_threaded_caller_is_forked_and_keeps_working(jobs: Env) -> None
     assert [j.name for j in jobs.client.jobs.list()] == [job.name]
 
 
-def test_the_driver_keeps_none_of_the_callers_sockets_or_pipes(jobs: Env) -> None:
+def test_the_driver_keeps_none_of_the_callers_sockets_or_pipes(jobs: Env, large_callers_fork: None) -> None:
     jobs.deploy(mini_batch_size=1, max_concurrency_per_instance=1, environment_variables={"SCORER_SLEEP": "0.5"})
     write_inputs(jobs.root / "in", 6)
     listener = socket.create_server(("127.0.0.1", 0))
