@@ -44,6 +44,17 @@ class ServerSettings(BaseSettings):
 
     port: int = Field(8080, ge=0, le=65535)
 
+    allowed_hosts: str | None = None
+    """Host names the server answers to besides ``localhost`` and the loopback addresses, comma
+    separated (``*.example.com`` matches its sub-domains, ``*`` any name). Default: this machine's
+    names and the address it listens on. A request for any other Host gets 400 (DNS rebinding)."""
+
+    auth_failure_limit: int = Field(20, ge=1)
+    """Failed authentications one client address may make within ``auth_failure_window_seconds``;
+    after that every request from it gets 429 until the window has passed."""
+
+    auth_failure_window_seconds: float = Field(60.0, gt=0, le=86400)
+
     input_roots: str | None = None
     """Server folders invokes and data assets may read from, separated by ``os.pathsep``
     (default: the workspace's datastores folder). Datastore URIs are always allowed."""

@@ -13,6 +13,8 @@ with, and the exit code of the CLI. The SDK turns a server's JSON error back int
     ├── MissingExtra            an optional dependency is not installed                 (501, exit 2)
     ├── Unauthorized / Forbidden                                                        (401/403, exit 2)
     ├── PayloadTooLarge / UnsupportedMediaType                                          (413/415, exit 2)
+    ├── BadRequest              a request the server does not take (an unknown Host)    (400, exit 2)
+    ├── TooManyRequests         too many failed sign-ins from one address               (429, exit 2)
     └── JobFailed               a job ended Failed or Canceled (CLI ``--stream``)       (409, exit 1)
 
 Programming mistakes are not part of this tree: they stay ``TypeError``/``ValueError`` so that
@@ -166,6 +168,22 @@ class UnsupportedMediaType(BatchpointError):
 
     code = "unsupported_media_type"
     status_code = 415
+    exit_code = 2
+
+
+class BadRequest(BatchpointError):
+    """A request the server does not take as sent, such as one for a Host it does not serve."""
+
+    code = "bad_request"
+    status_code = 400
+    exit_code = 2
+
+
+class TooManyRequests(BatchpointError):
+    """Too many failed authentications from one client address; it may try again later."""
+
+    code = "too_many_requests"
+    status_code = 429
     exit_code = 2
 
 

@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
 
         from batchpoint.server.app import create_app
         from batchpoint.server.auth import check_bootstrap
+        from batchpoint.server.guards import allowed_hosts
 
         state: CliState = ctx.find_root().obj
         settings = Settings()
@@ -47,13 +48,15 @@ def register(app: typer.Typer) -> None:
             check_bootstrap(bootstrap)  # a bad one stops the start with a clear message
         for name in SECRET_ENV:
             os.environ.pop(name, None)
+        settings.serving.host = host = host or settings.serving.host  # the Host allowlist includes it
         app = create_app(settings, workspace=state.workspace, bootstrap_token=bootstrap)
-        host = host or settings.serving.host
         port = settings.serving.port if port is None else port
         if not _is_loopback(host):
             typer.secho(
                 f"WARNING: listening on {host}: other machines can reach this server. Put TLS in front of it "
-                "(a reverse proxy), since tokens travel in every request.",
+                "(a reverse proxy), since tokens travel in every request. It answers to the host names "
+                + ", ".join(allowed_hosts(settings.serving.allowed_hosts, host))
+                + "; add others with BATCHPOINT_SERVER_ALLOWED_HOSTS.",
                 err=True,
                 fg=typer.colors.YELLOW,
             )

@@ -24,6 +24,7 @@ from batchpoint.config import Settings
 from batchpoint.errors import InvalidInput
 from batchpoint.server import errors
 from batchpoint.server.deps import ServerContext
+from batchpoint.server.guards import FailureLimiter, HostGate, allowed_hosts
 from batchpoint.server.jobqueue import JobQueue, parse_limits
 from batchpoint.server.metrics import Metrics
 from batchpoint.server.middleware import AuthGate, MetricsMiddleware, RequestLimits
@@ -121,7 +122,9 @@ def create_app(
         max_upload=serving.max_upload_bytes,
         max_depth=serving.max_json_depth,
     )
-    app.add_middleware(AuthGate, verify=ctx.tokens.verify, on_failure=ctx.metrics.auth_failed)
+    limiter = FailureLimiter(serving.auth_failure_limit, serving.auth_failure_window_seconds)
+    app.add_middleware(AuthGate, verify=ctx.tokens.verify, on_failure=ctx.metrics.auth_failed, limiter=limiter)
+    app.add_middleware(HostGate, allowed=allowed_hosts(serving.allowed_hosts, serving.host))
     templates = {
         id(route): prefix + getattr(route, "path", "") for router, prefix in all_routers() for route in router.routes
     }

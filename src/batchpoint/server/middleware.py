@@ -1,4 +1,5 @@
-"""ASGI middleware, outermost first: metrics, the authentication gate, request limits.
+"""ASGI middleware, outermost first: metrics, the Host allowlist (``guards.py``), the authentication
+gate, request limits.
 
 * ``AuthGate`` authenticates every request but ``GET /health`` before any routing, so an unknown
   path or method answers 401 to an anonymous caller as a known one does (default deny).
@@ -15,13 +16,16 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from batchpoint.errors import BatchpointError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from batchpoint.errors import BatchpointError, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType
 from batchpoint.server import auth
-from batchpoint.server.errors import from_exception
+from batchpoint.server.errors import error_response, from_exception
+
+if TYPE_CHECKING:
+    from batchpoint.server.guards import FailureLimiter
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -47,35 +51,57 @@ _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header_value(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
             return str(value.decode("latin-1"))
     return None
 
 
-async def _answer(scope: Scope, receive: Receive, send: Send, exc: BatchpointError) -> None:
+async def answer_error(scope: Scope, receive: Receive, send: Send, exc: BatchpointError) -> None:
     await from_exception(exc)(scope, receive, send)
 
 
 class AuthGate:
-    """Every request but the health check needs a valid bearer token; the principal goes into the scope."""
+    """Every request but the health check needs a valid bearer token; the principal goes into the scope.
 
-    def __init__(self, app: ASGIApp, verify: Callable[[str], auth.Principal], on_failure: Callable[[], None]) -> None:
+    A client address with too many recent failures gets 429 before its token is even looked at.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verify: Callable[[str], auth.Principal],
+        on_failure: Callable[[], None],
+        limiter: FailureLimiter | None = None,
+    ) -> None:
         self.app = app
         self.verify = verify
         self.on_failure = on_failure
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (scope["method"], scope["path"]) in PUBLIC:
             await self.app(scope, receive, send)
             return
+        client = (scope.get("client") or ("unknown",))[0]
+        wait = self.limiter.retry_after(client) if self.limiter else 0.0
+        if wait > 0:
+            error = TooManyRequests(
+                f"too many failed authentications from {client}; try again in {math.ceil(wait)} s",
+                field="Authorization",
+            )
+            response = error_response(429, error.to_dict(), {"Retry-After": str(math.ceil(wait))})
+            await response(scope, receive, send)
+            return
         try:
-            token = auth.bearer(_header(scope, b"authorization"))
+            token = auth.bearer(header_value(scope, b"authorization"))
             principal = await anyio.to_thread.run_sync(self.verify, token)
         except Unauthorized as exc:
             self.on_failure()
-            await _answer(scope, receive, send, exc)
+            if self.limiter:
+                self.limiter.failed(client)
+            await answer_error(scope, receive, send, exc)
             return
         scope[PRINCIPAL] = principal
         await self.app(scope, receive, send)
@@ -101,7 +127,7 @@ class RequestLimits:
             if has_body:
                 self._check_type(scope, upload)
         except BatchpointError as exc:
-            await _answer(scope, receive, send, exc)
+            await answer_error(scope, receive, send, exc)
             return
         if upload or not has_body:
             await self.app(scope, self._counting(receive, cap), send)
@@ -110,15 +136,15 @@ class RequestLimits:
             body = await self._read(receive, cap)
             self._check_json(body)
         except BatchpointError as exc:
-            await _answer(scope, receive, send, exc)
+            await answer_error(scope, receive, send, exc)
             return
         await self.app(scope, _replay(body, receive), send)
 
     @staticmethod
     def _check_length(scope: Scope, cap: int) -> bool:
         """Whether a body follows; 413 at once when its announced length is over ``cap``."""
-        length = _header(scope, b"content-length")
-        chunked = _header(scope, b"transfer-encoding") is not None
+        length = header_value(scope, b"content-length")
+        chunked = header_value(scope, b"transfer-encoding") is not None
         if length is None:
             return chunked
         try:
@@ -133,7 +159,7 @@ class RequestLimits:
 
     @staticmethod
     def _check_type(scope: Scope, upload: bool) -> None:
-        raw = _header(scope, b"content-type") or ""
+        raw = header_value(scope, b"content-type") or ""
         media = raw.split(";", 1)[0].strip().lower()
         allowed = UPLOAD_TYPES if upload else JSON_TYPES
         if media in allowed and "pickle" not in raw.lower():

@@ -207,6 +207,9 @@ def _environment(project: Path, database_url: str | None, extra: dict[str, str])
             "BATCHPOINT_ENGINE_LEASE_SECONDS": "3",
             "BATCHPOINT_ENGINE_DRIVER_STALE_SECONDS": "3",
             "BATCHPOINT_SERVER_QUEUE_POLL_SECONDS": "0.2",
+            # The attack corpus and the authorization matrix send thousands of bad tokens from one
+            # address; the limit itself is tested with a low value in test_guards.py.
+            "BATCHPOINT_SERVER_AUTH_FAILURE_LIMIT": "1000000",
             "NO_COLOR": "1",
             "COLUMNS": "200",
         }

@@ -53,7 +53,7 @@ from batchpoint.server.app import create_app
 folder = tempfile.mkdtemp()
 init_workspace(folder)
 app = create_app(workspace=folder, bootstrap_token="t" * 40, run_jobs=False, announce=lambda token: None)
-with TestClient(app) as client:
+with TestClient(app, base_url="http://localhost") as client:  # a Host the server answers to
     headers = {"Authorization": "Bearer " + "t" * 40}
     for path in ("/api/v1/models", "/api/v1/batch-endpoints", "/api/v1/jobs", "/metrics", "/api/v1/openapi.json"):
         assert client.get(path, headers=headers).status_code == 200, path
