@@ -35,16 +35,27 @@ def spawn(
 
         origin = f"forked from pid {os.getpid()}"
         if forking.can_fork() and forking.fork_detached(
-            lambda: run_driver(workspace_root, job_name, epoch, origin=origin), log_file
+            lambda: run_driver(workspace_root, job_name, epoch, origin=origin),
+            log_file,
+            title=driver_title(workspace_root, job_name, epoch),
         ):
             return
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "batchpoint.jobs.driver", "--workspace", str(workspace_root),
-             "--job", job_name, "--epoch", str(epoch), "--detach"],
+            [*driver_command(workspace_root, job_name, epoch), "--detach"],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True, env=env,
         )  # fmt: skip
         proc.wait()
+
+
+def driver_command(workspace_root: Path, job_name: str, epoch: int) -> list[str]:
+    return [sys.executable, "-m", "batchpoint.jobs.driver", "--workspace", str(workspace_root),
+            "--job", job_name, "--epoch", str(epoch)]  # fmt: skip
+
+
+def driver_title(workspace_root: Path, job_name: str, epoch: int) -> str:
+    """What ``ps`` shows for a forked driver: the command line a fresh one would have."""
+    return " ".join(driver_command(workspace_root, job_name, epoch))
 
 
 def _detach() -> None:

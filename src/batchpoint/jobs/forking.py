@@ -65,10 +65,11 @@ def can_fork() -> bool:
     return Database.release_all_for_fork()
 
 
-def fork_detached(target: Callable[[], int], log_file: Path) -> bool:
+def fork_detached(target: Callable[[], int], log_file: Path, title: str | None = None) -> bool:
     """Run ``target()`` in a detached grandchild process; True once it runs on its own.
 
-    False when forking failed, so that the caller can start a fresh interpreter instead.
+    ``title`` replaces the process's command line as ``ps`` shows it (else it would show the
+    caller's). False when forking failed, so that the caller can start a fresh interpreter instead.
     """
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -78,7 +79,7 @@ def fork_detached(target: Callable[[], int], log_file: Path) -> bool:
     except OSError:
         return False
     if pid == 0:
-        _intermediate(target, log_file)
+        _intermediate(target, log_file, title)
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:  # reaped by a SIGCHLD handler of the caller: it did run
@@ -86,7 +87,7 @@ def fork_detached(target: Callable[[], int], log_file: Path) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def _intermediate(target: Callable[[], int], log_file: Path) -> NoReturn:
+def _intermediate(target: Callable[[], int], log_file: Path, title: str | None) -> NoReturn:
     """The first child: a new session, then fork the driver and exit, so init adopts the driver."""
     try:
         os.setsid()
@@ -96,7 +97,7 @@ def _intermediate(target: Callable[[], int], log_file: Path) -> NoReturn:
         os._exit(70)
     code = 1
     try:
-        _cut_loose(log_file)
+        _cut_loose(log_file, title)
         code = target()
     except BaseException:
         with contextlib.suppress(Exception):
@@ -108,7 +109,7 @@ def _intermediate(target: Callable[[], int], log_file: Path) -> NoReturn:
         os._exit(code)
 
 
-def _cut_loose(log_file: Path) -> None:
+def _cut_loose(log_file: Path, title: str | None) -> None:
     gc.freeze()  # the caller's objects: never scanned by the collector, so their pages stay shared
     for name in _RESET_SIGNALS:
         signal.signal(getattr(signal, name), signal.SIG_DFL)
@@ -121,6 +122,11 @@ def _cut_loose(log_file: Path) -> None:
     root = logging.getLogger()
     _kept.append(list(root.handlers))
     root.handlers.clear()
+    if title:
+        with contextlib.suppress(ImportError):
+            import setproctitle
+
+            setproctitle.setproctitle(title)
     with contextlib.suppress(OSError):
         Path("/proc/self/comm").write_text("batchpoint-drv")
 

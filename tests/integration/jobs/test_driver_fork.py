@@ -68,6 +68,9 @@ def test_the_driver_keeps_none_of_the_callers_sockets_or_pipes(jobs: Env, large_
         socket.create_server(("127.0.0.1", port)).close()
         assert not jobs.client.jobs.get(job.name).status.terminal, "the checks must run while the driver runs"
         assert Path(f"/proc/{driver_pid}/comm").read_text().strip() == "batchpoint-drv"
+        # ps shows what a fresh driver's command line would be, not the caller's.
+        cmdline = Path(f"/proc/{driver_pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        assert f"batchpoint.jobs.driver --workspace {jobs.client.workspace_path} --job {job.name}" in cmdline
         assert os.getsid(driver_pid) != os.getsid(0), "the driver has a session of its own"
     finally:
         os.close(read_end)
