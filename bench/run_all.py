@@ -2,7 +2,7 @@
 
 python bench/run_all.py            # full sizes (several minutes; creates 1,000,000 empty files once)
 python bench/run_all.py --quick    # small sizes (about a minute)
-python bench/run_all.py --only throughput,startup
+python bench/run_all.py --only throughput,startup,server_startup
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_overhead
 import bench_planning
+import bench_server_startup
 import bench_startup
 import bench_throughput
 import common
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "overhead": bench_overhead.main,
     "throughput": bench_throughput.main,
     "planning": bench_planning.main,
+    "server_startup": bench_server_startup.main,
 }
 
 
@@ -84,6 +86,12 @@ def main() -> None:
         print(
             f"planning: {big['files']:,} files, driver peak RSS {big['driver_peak_rss_mib_vmhwm']} MiB "
             f"(target < 500 MB), planning {big['planning_s']:.1f} s"
+        )
+    if "server_startup" in results:
+        z, f = results["server_startup"]["zygote"], results["server_startup"]["fresh_interpreter"]
+        print(
+            f"server jobs: invoke -> driver up median {z['driver_up_s_median']:.3f} s forked from the zygote, "
+            f"{f['driver_up_s_median']:.3f} s as fresh interpreters"
         )
 
 

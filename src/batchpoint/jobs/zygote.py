@@ -58,6 +58,12 @@ class DriverZygote:
             log.warning("driver zygote could not fork (%s); starting the driver as a new interpreter", answer)
         return answer == "ok"
 
+    def warm(self) -> None:
+        """Start the zygote now, so that the first job does not wait for its imports."""
+        if self.supported():
+            with self._lock, contextlib.suppress(OSError):
+                self._running()
+
     def stop(self) -> None:
         with self._lock:
             if self.proc is not None and self.proc.stdin is not None:

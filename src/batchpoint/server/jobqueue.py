@@ -106,6 +106,11 @@ class JobQueue:
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
+        if self.engine.fork_driver and DriverZygote.supported():
+            from batchpoint.server.app import driver_environment
+
+            self._zygote = DriverZygote(driver_environment(self.services.settings))
+            self._zygote.warm()
         self._thread = threading.Thread(target=self._run, name="batchpoint-job-queue", daemon=True)
         self._thread.start()
 
