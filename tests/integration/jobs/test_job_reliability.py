@@ -150,7 +150,11 @@ def test_worker_that_exits_is_replaced(jobs: Env) -> None:
     jobs.deploy(mini_batch_size=1, max_concurrency_per_instance=2)
     final = jobs.wait(jobs.client.batch_endpoints.invoke("jobs-ep", input=str(jobs.root / "data")))
     assert final.status == "Completed", final.message
-    assert [r["result"] for r in attempts_csv(jobs.job_dir(final)) if r["mini_batch"] == "2"] == ["crashed", "ok"]
+    results = [r["result"] for r in attempts_csv(jobs.job_dir(final)) if r["mini_batch"] == "2"]
+    # Ray tells the driver of a dead actor asynchronously; on a loaded machine that can come after the
+    # worker's lease ran out, and the attempt is then recorded as released. A local worker's exit is seen at once.
+    first = {"crashed"} if getattr(jobs, "executor", "local") == "local" else {"crashed", "released"}
+    assert results[0] in first and results[1:] == ["ok"], results
     _assert_exactly_once(Path(final.outputs["score"].file or ""), expected)
 
 
