@@ -26,12 +26,15 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from types import ModuleType
 from typing import Any
 
 from batchpoint.errors import BatchpointError, MissingExtra
 
 log = logging.getLogger("batchpoint.driver")
+CONNECT_ATTEMPTS = 3
+CONNECT_BACKOFF_SECONDS = 2.0
 
 INSTALL_HINT = "pip install 'batchpoint[ray]'"
 TOKEN_AUTH_SINCE = (2, 52)
@@ -148,7 +151,20 @@ class RayConnection:
 
     def _connect_existing(self, ray: Any) -> None:
         kwargs: dict[str, Any] = {"namespace": self.namespace, "log_to_driver": False}
-        ray.init(address=self.address, **kwargs)
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                ray.init(address=self.address, **kwargs)
+                break
+            except ConnectionAbortedError as exc:
+                # The cluster answered but failed to set up the session ("Initialization failure
+                # from server": Ray Client's per-client server process can die at start on a loaded
+                # head node). Try again before giving up; an unreachable address is not retried.
+                if attempt == CONNECT_ATTEMPTS:
+                    raise
+                log.warning("connecting to %s failed (%s: %s); trying again", self.address, type(exc).__name__, exc)
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
+                time.sleep(CONNECT_BACKOFF_SECONDS * attempt)
         self.info = {"cluster": self.address}
         log.info("connected to the Ray cluster at %s (Ray %s)", self.address, ray.__version__)
 
