@@ -30,12 +30,16 @@ def _is_pandas_frame(df: Any) -> bool:
     return type(df).__module__.split(".", 1)[0] == "pandas" and hasattr(df, "iloc") and hasattr(df, "dtypes")
 
 
+def _is_numpy(dtype: Any) -> bool:
+    return type(dtype).__module__.split(".", 1)[0] == "numpy"
+
+
 def _plain(column: Any) -> bool:
     """Whether ``to_csv`` prints this column's values exactly as the ``csv`` module prints them."""
     if column.hasnans:  # pandas writes missing values as ``na_rep``; tolist() keeps nan/None/NA
         return False
     dtype = column.dtype
-    if type(dtype).__module__.split(".", 1)[0] == "numpy":
+    if _is_numpy(dtype):
         # Integers, booleans and objects (pandas hands objects to the same csv writer as they are);
         # float64 through numpy's shortest repr, which is Python's float repr (float32's is not).
         return bool(dtype.kind in _PLAIN_KINDS or (dtype.kind == "f" and dtype.itemsize == 8))
@@ -65,7 +69,7 @@ def _csv_rows(columns: list[Any], sep: str) -> str:
 
 def _arrow_kind(column: Any) -> bool:
     dtype = column.dtype
-    if type(dtype).__module__.split(".", 1)[0] == "numpy":
+    if _is_numpy(dtype):
         return bool(dtype.kind in "iu")  # Arrow prints floats and booleans differently from pandas
     return getattr(dtype, "name", None) in _STRING_DTYPES
 

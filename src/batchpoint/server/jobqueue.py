@@ -99,17 +99,19 @@ class JobQueue:
         self._started: dict[str, int] = {}
         self._restarts: dict[str, int] = {}
         self.waiting = 0
-        self._zygote: DriverZygote | None = None
+        from batchpoint.server.app import driver_environment  # app imports this module
+
+        self._driver_env = driver_environment(services.settings)
+        # Drivers forked from a pre-imported helper are up in milliseconds (see jobs/zygote.py).
+        enabled = self.engine.fork_driver and DriverZygote.supported()
+        self._zygote = DriverZygote(self._driver_env) if enabled else None
 
     def limit(self, compute: str) -> int:
         return self.limits.get(compute, self.settings.jobs_per_compute)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
-        if self.engine.fork_driver and DriverZygote.supported():
-            from batchpoint.server.app import driver_environment
-
-            self._zygote = DriverZygote(driver_environment(self.services.settings))
+        if self._zygote is not None:
             self._zygote.warm()
         self._thread = threading.Thread(target=self._run, name="batchpoint-job-queue", daemon=True)
         self._thread.start()
@@ -197,18 +199,11 @@ class JobQueue:
 
     def _spawn(self, name: str, epoch: int) -> None:
         from batchpoint.jobs.driver import spawn
-        from batchpoint.server.app import driver_environment
 
         log_file = self.services.layout.job_dir(name) / "logs" / "driver.out"
-        env = driver_environment(self.services.settings)
         root = self.services.workspace.root
-        if self.engine.fork_driver and DriverZygote.supported():
-            # Forked from a pre-imported helper: the driver is up in milliseconds (see jobs/zygote.py).
-            self._zygote = self._zygote or DriverZygote(env)
-            if self._zygote.spawn(root, name, epoch, log_file):
-                self._started[name] = epoch
-                return
-        spawn(root, name, epoch, log_file, env=env)
+        if self._zygote is None or not self._zygote.spawn(root, name, epoch, log_file):
+            spawn(root, name, epoch, log_file, env=self._driver_env)
         self._started[name] = epoch
 
     def _launch(self, job: _Job) -> bool:
