@@ -235,18 +235,10 @@ def archive_cases(outside: Path) -> list[Case]:
             f"archive-{name}",
             "POST",
             "/api/v1/uploads",
-            {"params": {"name": "m"}, "content": data, "headers": {"Content-Type": "application/gzip"}},
+            {"params": {"name": "m"}, "content": data, "headers": {"Content-Type": media}},
         )  # fmt: skip
-        for name, data in tars.items()
-    ]
-    cases += [
-        Case(
-            f"archive-{name}",
-            "POST",
-            "/api/v1/uploads",
-            {"params": {"name": "m"}, "content": data, "headers": {"Content-Type": "application/zip"}},
-        )  # fmt: skip
-        for name, data in zips.items()
+        for archives, media in ((tars, "application/gzip"), (zips, "application/zip"))
+        for name, data in archives.items()
     ]
     cases.append(
         Case(
