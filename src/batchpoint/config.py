@@ -33,6 +33,16 @@ class EngineSettings(BaseSettings):
     single thread, no database connection in use, under 512 MiB resident): it then starts in
     milliseconds instead of importing batchpoint again. ``False`` always starts a fresh interpreter."""
 
+    worker_user: str | None = None
+    """The operating-system user that runs workers (user code) when batchpoint itself runs as root.
+    Default: the user ``batchpoint`` when it exists, else ``nobody``. ``root`` keeps workers as root
+    (an explicit, logged choice). Ignored when batchpoint does not run as root."""
+
+    max_workers_per_instance: int = Field(0, ge=0, le=1024)
+    """Most workers one job may start on one machine: on a local compute (whose instances all run here)
+    ``instance_count × max_concurrency_per_instance``, on Ray ``max_concurrency_per_instance``. A job
+    asking for more is refused. 0: four per CPU core, at least 8."""
+
 
 class ServerSettings(BaseSettings):
     """Knobs of ``batchpoint server`` (read from ``BATCHPOINT_SERVER_*``); the defaults are safe for a team."""
@@ -85,6 +95,14 @@ class ServerSettings(BaseSettings):
 
     max_driver_restarts: int = Field(5, ge=0)
     """A job whose driver was lost more often than this is left for ``job resume`` instead of restarted."""
+
+    max_active_jobs_per_token: int = Field(20, ge=1)
+    """Queued and running jobs one token may have at once; one more invoke gets 429 with Retry-After."""
+
+    max_upload_bytes_per_token: int = Field(20 * 1024**3, ge=1024)
+    """Bytes one token may upload within ``upload_window_seconds``; beyond, uploads get 429 with Retry-After."""
+
+    upload_window_seconds: float = Field(86400.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -180,11 +180,19 @@ class BadRequest(BatchpointError):
 
 
 class TooManyRequests(BatchpointError):
-    """Too many failed authentications from one client address; it may try again later."""
+    """A limit was reached (failed authentications, active jobs or upload bytes of one token); try again later.
+
+    ``details["retry_after_seconds"]`` becomes the answer's ``Retry-After`` header.
+    """
 
     code = "too_many_requests"
     status_code = 429
     exit_code = 2
+
+    @property
+    def retry_after(self) -> int | None:
+        value = self.details.get("retry_after_seconds")
+        return max(1, int(value)) if isinstance(value, int | float) else None
 
 
 class JobFailed(BatchpointError):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,6 +23,23 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def log_config(secrets: list[str]) -> dict[str, Any]:
+    """uvicorn's logging configuration with secrets masked on every handler (access and error logs).
+
+    The root logger gets uvicorn's stderr handler too, at WARNING: batchpoint's own server loggers
+    have no handler of their own, and without one their records went to ``logging.lastResort``,
+    past the filter.
+    """
+    import uvicorn.config
+
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact"] = {"()": "batchpoint.common.redact.RedactingFilter", "secrets": secrets}
+    for handler in config["handlers"].values():
+        handler["filters"] = [*handler.get("filters", []), "redact"]
+    config.setdefault("root", {"handlers": ["default"], "level": "WARNING"})
+    return config
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +64,8 @@ def register(app: typer.Typer) -> None:
         bootstrap = os.environ.get("BATCHPOINT_BOOTSTRAP_TOKEN")
         if bootstrap:
             check_bootstrap(bootstrap)  # a bad one stops the start with a clear message
+        # The bootstrap token is free-form (not bp_<id>_<secret>): the filter masks it by its value.
+        secrets = [bootstrap.strip()] if bootstrap else []
         for name in SECRET_ENV:
             os.environ.pop(name, None)
         settings.serving.host = host = host or settings.serving.host  # the Host allowlist includes it
@@ -66,6 +86,7 @@ def register(app: typer.Typer) -> None:
             host=host,
             port=port,
             log_level=log_level.lower(),
+            log_config=log_config(secrets),
             server_header=False,
             proxy_headers=False,
             timeout_keep_alive=5,

@@ -23,13 +23,23 @@ def create(
         bool, typer.Option("--invoke-only", help="Only invoke --endpoint and follow its jobs (for applications).")
     ] = False,
     expires: Annotated[
-        str | None, typer.Option("--expires", help="Lifetime: 30d, 12h, 15m, 2w (default: never).")
+        str | None, typer.Option("--expires", help="Lifetime: 30d, 12h, 15m, 2w, at most 3650d (default: never).")
+    ] = None,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant",
+            help="A datastore path (azureml://datastores/<name>/paths/<folder>/) an --endpoint token may read "
+            "inputs from and write outputs to; repeatable.",
+        ),
     ] = None,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
     """Create a token; it is printed once, store it now."""
-    created = client(ctx).tokens.create(role, name=name, endpoint=endpoint, invoke_only=invoke_only, expires=expires)
+    created = client(ctx).tokens.create(
+        role, name=name, endpoint=endpoint, invoke_only=invoke_only, expires=expires, grants=grant or None
+    )
     emit(created, output, query, columns=(*COLUMNS, "token"))
     typer.echo("Store the token now: it is not shown again.", err=True)
 

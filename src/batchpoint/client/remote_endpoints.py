@@ -324,8 +324,12 @@ class RemoteTokens:
         endpoint: str | None = None,
         invoke_only: bool = False,
         expires: str | None = None,
+        grants: builtins.list[str] | None = None,
     ) -> NewToken:
-        body = {"role": role, "name": name, "endpoint": endpoint, "invoke_only": invoke_only, "expires": expires}
+        body = {
+            "role": role, "name": name, "endpoint": endpoint, "invoke_only": invoke_only, "expires": expires,
+            "grants": grants,
+        }  # fmt: skip
         return self.t.send(NewToken, "POST", f"{API}/tokens", json=body)
 
     def list(self) -> builtins.list[TokenInfo]:

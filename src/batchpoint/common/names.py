@@ -1,9 +1,13 @@
-"""Name rules. Every name that becomes part of a path is checked here before any file is touched."""
+"""Name rules. Every name that becomes part of a path is checked here before any file is touched.
+
+Messages show at most the first 80 characters of a refused value: a 100 KB name must not come back whole.
+"""
 
 from __future__ import annotations
 
 import re
 
+from batchpoint.common.text import shown
 from batchpoint.errors import InvalidInput, UnsafePath
 
 # Azure ML endpoint and deployment names: 3-32 characters, a letter first, no dash last.
@@ -19,9 +23,9 @@ def _refuse_unsafe(value: str, field: str) -> None:
     if "\x00" in value:
         raise UnsafePath("contains a NUL character", field=field)
     if "/" in value or "\\" in value:
-        raise UnsafePath(f"'{value}' contains a path separator", field=field)
+        raise UnsafePath(f"'{shown(value)}' contains a path separator", field=field)
     if value in (".", "..") or ".." in value:
-        raise UnsafePath(f"'{value}' contains '..'", field=field)
+        raise UnsafePath(f"'{shown(value)}' contains '..'", field=field)
 
 
 def endpoint_name(value: object, field: str = "name") -> str:
@@ -31,7 +35,7 @@ def endpoint_name(value: object, field: str = "name") -> str:
     _refuse_unsafe(value, field)
     if not 3 <= len(value) <= 32 or not ENDPOINT_NAME.match(value):
         raise InvalidInput(
-            f"invalid name '{value}': use 3-32 characters, letters, digits and dashes, "
+            f"invalid name '{shown(value)}': use 3-32 characters, letters, digits and dashes, "
             "starting with a letter and not ending with a dash",
             field=field,
         )
@@ -44,7 +48,7 @@ def asset_name(value: object, field: str = "name") -> str:
     _refuse_unsafe(value, field)
     if len(value) > MAX_ASSET_NAME or not ASSET_NAME.match(value):
         raise InvalidInput(
-            f"invalid name '{value}': use up to {MAX_ASSET_NAME} letters, digits, '-', '_' or '.', "
+            f"invalid name '{shown(value)}': use up to {MAX_ASSET_NAME} letters, digits, '-', '_' or '.', "
             "starting with a letter or digit",
             field=field,
         )
@@ -58,7 +62,9 @@ def version(value: object, field: str = "version") -> str:
         raise InvalidInput("a version is required", field=field)
     _refuse_unsafe(value, field)
     if len(value) > 64 or not VERSION.match(value):
-        raise InvalidInput(f"invalid version '{value}': use up to 64 letters, digits, '-', '_' or '.'", field=field)
+        raise InvalidInput(
+            f"invalid version '{shown(value)}': use up to 64 letters, digits, '-', '_' or '.'", field=field
+        )
     return value
 
 
@@ -67,7 +73,7 @@ def job_name(value: object, field: str = "job_name") -> str:
         raise InvalidInput("a job name is required", field=field)
     _refuse_unsafe(value, field)
     if len(value) > 128 or not JOB_NAME.match(value):
-        raise InvalidInput(f"invalid job name '{value}': use up to 128 letters, digits, '-' or '_'", field=field)
+        raise InvalidInput(f"invalid job name '{shown(value)}': use up to 128 letters, digits, '-' or '_'", field=field)
     return value
 
 
@@ -77,5 +83,5 @@ def file_name(value: object, field: str) -> str:
         raise InvalidInput("a file name is required", field=field)
     _refuse_unsafe(value, field)
     if len(value) > 255 or value.startswith("."):
-        raise InvalidInput(f"invalid file name '{value}'", field=field)
+        raise InvalidInput(f"invalid file name '{shown(value)}'", field=field)
     return value

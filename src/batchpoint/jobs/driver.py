@@ -98,6 +98,9 @@ def run_driver(workspace_root: Path, job_name: str, epoch: int, *, origin: str =
         level=logging.INFO,
         format="%(asctime)s %(levelname)s [epoch " + str(epoch) + "] %(message)s",
     )
+    from batchpoint.common.redact import add_to
+
+    add_to(logging.getLogger().handlers)  # driver.log is handed to users: no token may reach it
     logging.getLogger("batchpoint.driver").info("driver pid %d started (%s)", os.getpid(), origin)
     state = JobRunner(ctx, job_name, epoch, prestarted=prestarted).run()
     logging.getLogger("batchpoint.driver").info("driver finished: %s", state.value)

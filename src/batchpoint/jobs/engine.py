@@ -24,7 +24,7 @@ from batchpoint.errors import BatchpointError
 from batchpoint.executors.base import Executor
 from batchpoint.executors.launch import Launched
 from batchpoint.executors.messages import ErrorInfo, Exited, InitFailed, Ready, TaskMessage, TaskResult, WorkerEvent
-from batchpoint.jobs import inputs, merge
+from batchpoint.jobs import inputs, merge, outputs_manifest
 from batchpoint.jobs.accounting import Accounting, JobAbort
 from batchpoint.jobs.joblogs import JobLogs
 from batchpoint.jobs.ledger import Ledger, Pending, Superseded
@@ -407,6 +407,7 @@ class JobRunner:
         error_count = self.logs.rebuild_errors(self.ledger.with_errors())
         if self.settings.output_action == "append_row":
             self._publish()
+        outputs_manifest.write(self.job_dir, Path(self.spec.output.path))
         shutil.rmtree(self.parts_dir, ignore_errors=True)
         summary = self._summary(error_count)
         self.logs.result(JobState.completed, None, summary)

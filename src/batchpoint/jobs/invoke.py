@@ -4,18 +4,25 @@ Overridable per job (as ``az ml batch-endpoint invoke`` allows, plus a few more)
 ``instance_count`` (also ``compute.instance_count``), ``output_file_name``, ``error_threshold``,
 ``retry_settings.max_retries``, ``retry_settings.timeout``, and beyond Azure
 ``max_concurrency_per_instance``, ``logging_level``, ``environment_variables.NAME``.
+
+A caller limited to the data plane (the server's invoke-only tokens) may set only ``DATA_PLANE``
+keys, and none of them above the deployment's own value where more means more power: retries,
+timeouts, instances and workers. Environment variables, code, model and environment stay the
+deployment's. Every job, whoever starts it, stays within its compute's worker capacity.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchpoint.common import overrides as ov
 from batchpoint.common import validation, yamlio
+from batchpoint.common.text import shown
 from batchpoint.endpoints.schemas import BatchDeployment
 from batchpoint.endpoints.settings import BatchDeploymentSettings
-from batchpoint.errors import Conflict, InvalidInput
+from batchpoint.errors import Conflict, Forbidden, InvalidInput
 from batchpoint.jobs.inputs import resolve_input
 from batchpoint.jobs.schemas import JobInput, JobOutput
 
@@ -33,6 +40,15 @@ OVERRIDABLE = {
     "environment_variables",
 }
 _ALIASES = {"compute.instance_count": "instance_count", "resources.instance_count": "instance_count"}
+DATA_PLANE = frozenset(
+    {"mini_batch_size", "error_threshold", "retry_settings", "output_file_name", "logging_level", "instance_count",
+     "max_concurrency_per_instance"}
+)  # fmt: skip
+"""What a data-plane caller may override (the numeric ones only up to the deployment's own value)."""
+_BOUNDED = (
+    ("instance_count",), ("max_concurrency_per_instance",), ("retry_settings", "max_retries"),
+    ("retry_settings", "timeout"),
+)  # fmt: skip
 
 
 def normalise_overrides(pairs: list[str] | list[tuple[str, Any]] | dict[str, Any] | None) -> list[tuple[str, Any]]:
@@ -47,22 +63,88 @@ def normalise_overrides(pairs: list[str] | list[tuple[str, Any]] | dict[str, Any
 
 
 def effective_settings(
-    deployment: BatchDeployment, pairs: list[tuple[str, Any]], **direct: int | None
+    deployment: BatchDeployment, pairs: list[tuple[str, Any]], *, data_plane_only: bool = False, **direct: int | None
 ) -> BatchDeploymentSettings:
-    """The deployment's settings with this job's overrides applied and validated."""
-    base = (deployment.settings or BatchDeploymentSettings()).model_dump()
+    """The deployment's settings with this job's overrides applied and validated.
+
+    ``data_plane_only``: refuse (``Forbidden``, naming the key) what only a deployment's author may
+    set, and numbers above the deployment's own bounds.
+    """
+    own = deployment.settings or BatchDeploymentSettings()
+    base = own.model_dump()
     for key, value in pairs:
         key = _ALIASES.get(key, key)
         key = key.removeprefix("settings.")
-        if key.split(".")[0] not in OVERRIDABLE:
+        top = key.split(".")[0]
+        if top not in OVERRIDABLE:
             raise InvalidInput(
-                f"'{key}' cannot be set per job; settable: {', '.join(sorted(OVERRIDABLE))}", field="--set"
+                f"'{shown(key)}' cannot be set per job; settable: {', '.join(sorted(OVERRIDABLE))}", field="--set"
+            )
+        if data_plane_only and top not in DATA_PLANE:
+            raise Forbidden(
+                f"this token may not set '{shown(key)}' per job (only {', '.join(sorted(DATA_PLANE))}); "
+                "it stays the deployment's",
+                field=f"overrides.{shown(key, 120)}",
             )
         ov.apply(base, [(key, value)])
     for key, value in direct.items():
         if value is not None:
             base[key] = value
-    return validation.parse(BatchDeploymentSettings, base, prefix="settings")
+    settings = validation.parse(BatchDeploymentSettings, base, prefix="settings")
+    if data_plane_only:
+        _within_deployment(own, settings)
+    return settings
+
+
+def _within_deployment(own: BatchDeploymentSettings, wanted: BatchDeploymentSettings) -> None:
+    """Forbidden when a data-plane caller asks for more retries, time, instances or workers than deployed."""
+    mine, theirs = own.model_dump(), wanted.model_dump()
+    for path in _BOUNDED:
+        limit: Any = mine
+        value: Any = theirs
+        for part in path:
+            limit, value = limit[part], value[part]
+        if value > limit:
+            key = ".".join(path)
+            raise Forbidden(
+                f"this token may set {key} up to the deployment's own {limit}, not {value}", field=f"overrides.{key}"
+            )
+
+
+def check_capacity(settings: BatchDeploymentSettings, limit: int, compute_name: str, *, local: bool) -> None:
+    """Refuse a job that would start more workers than one machine of the compute may run for it.
+
+    The instances of a local compute are all on this machine, so there the limit bounds
+    ``instance_count × max_concurrency_per_instance``; on Ray it bounds each node's share.
+    """
+    workers = settings.workers if local else settings.max_concurrency_per_instance
+    if workers > limit:
+        what = (
+            f"{settings.instance_count} instance(s) × {settings.max_concurrency_per_instance} workers"
+            if local
+            else f"max_concurrency_per_instance {settings.max_concurrency_per_instance}"
+        )
+        raise InvalidInput(
+            f"{what} is over the {limit} workers one machine of compute '{compute_name}' may run for one job",
+            field="settings.max_concurrency_per_instance",
+            hint="an operator can raise the limit with BATCHPOINT_ENGINE_MAX_WORKERS_PER_INSTANCE",
+        )
+
+
+def workers_per_instance(configured: int) -> int:
+    """The per-instance worker limit: the configured one, else four per CPU core (at least 8)."""
+    return configured or max(8, 4 * (os.cpu_count() or 1))
+
+
+def check_experiment_name(value: str | None) -> str | None:
+    """Experiment names as Azure allows them: up to 255 printable characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 255 or not value.isprintable():
+        raise InvalidInput(
+            f"invalid experiment name '{shown(value)}': use 1 to 255 printable characters", field="experiment_name"
+        )
+    return value
 
 
 def read_inputs_file(path: Path) -> tuple[str | None, str | None, str | None]:
@@ -114,18 +196,31 @@ def resolve_output(
             folder = Path(output_path).expanduser().resolve()
             uri = None
         if folder.exists() and not folder.is_dir():
-            raise InvalidInput(f"output path '{output_path}' is a file; give a folder", field="output_path")
+            raise InvalidInput(f"output path '{shown(output_path)}' is a file; give a folder", field="output_path")
+        _new_or_empty(folder, str(output_path))
     else:
         folder = ctx.layout.job_dir(job_name) / "outputs" / "score"
         uri = None
     file = folder / settings.output_file_name if settings.output_action == "append_row" else None
-    if file is not None and file.exists():
+    return JobOutput(type="uri_folder", path=str(folder), file=str(file) if file else None, uri=uri)
+
+
+def _new_or_empty(folder: Path, given: str) -> None:
+    """An output folder must not hold anything yet: a job's output is what the job wrote, never a
+    folder of other data (which its download would then hand out), and never overwrites."""
+    try:
+        with os.scandir(folder) as entries:
+            occupied = next(iter(entries), None) is not None
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        raise InvalidInput(f"output path '{shown(given)}' is a file; give a folder", field="output_path") from None
+    if occupied:
         raise Conflict(
-            f"output file '{file}' already exists; batchpoint never overwrites an output. "
-            "Choose another --output-path or --set output_file_name=...",
+            f"output folder '{shown(given, 200)}' is not empty; a job writes into a new or empty folder "
+            "(batchpoint never overwrites or mixes outputs). Choose another --output-path",
             field="output_path",
         )
-    return JobOutput(type="uri_folder", path=str(folder), file=str(file) if file else None, uri=uri)
 
 
 def resolve_job_input(ctx: Services, value: str | Path | None, input_type: str | None) -> JobInput:

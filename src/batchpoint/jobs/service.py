@@ -15,6 +15,7 @@ from batchpoint.common import names
 from batchpoint.common.paths import within
 from batchpoint.errors import Conflict, InvalidInput, NotFound
 from batchpoint.jobs import invoke as inv
+from batchpoint.jobs import outputs_manifest
 from batchpoint.jobs.schemas import TERMINAL, Job, JobState, RunSpec
 from batchpoint.jobs.views import driver_info, to_job
 from batchpoint.registry.schemas import Model
@@ -46,8 +47,13 @@ class JobService:
         overrides: list[str] | list[tuple[str, Any]] | dict[str, Any] | None = None,
         inputs_file: str | Path | None = None,
         start: bool = True,
+        data_plane_only: bool = False,
     ) -> Job:
-        """Start a job on the endpoint's default deployment (or ``deployment_name``); returns at once."""
+        """Start a job on the endpoint's default deployment (or ``deployment_name``); returns at once.
+
+        ``data_plane_only`` (the server sets it for invoke-only tokens): overrides are limited to
+        ``jobs.invoke.DATA_PLANE``, within the deployment's own bounds (``Forbidden`` otherwise).
+        """
         deployment = self.ctx.batch_deployments.route(endpoint_name, deployment_name)
         if deployment.type != "model":
             raise InvalidInput(
@@ -56,9 +62,11 @@ class JobService:
                 field="deployment_name",
             )
         name = names.job_name(job_name) if job_name else f"batchjob-{uuid.uuid4()}"
+        experiment_name = inv.check_experiment_name(experiment_name)
         settings = inv.effective_settings(
             deployment,
             inv.normalise_overrides(overrides),
+            data_plane_only=data_plane_only,
             mini_batch_size=mini_batch_size,
             instance_count=instance_count,
         )
@@ -93,6 +101,8 @@ class JobService:
         if compute.type != "ray" and compute.max_instances and settings.instance_count > compute.max_instances:
             # Like a cluster that cannot grow further: the job gets the instances the compute allows.
             settings = settings.model_copy(update={"instance_count": compute.max_instances})
+        limit = inv.workers_per_instance(self.ctx.settings.engine.max_workers_per_instance)
+        inv.check_capacity(settings, limit, compute.name, local=compute.type != "ray")
         return RunSpec(
             deployment=deployment.model_dump(mode="json"),
             model=model.model_dump(mode="json") if model else None,
@@ -172,9 +182,12 @@ class JobService:
         endpoint_name: str | None = None,
         deployment_name: str | None = None,
         status: str | None = None,
+        invoked_by: str | None = None,
         limit: int = 100,
     ) -> list[Job]:
         query = select(JobRow).order_by(JobRow.created_at.desc()).limit(limit)
+        if invoked_by:
+            query = query.where(JobRow.invoked_by == invoked_by)
         if endpoint_name:
             query = query.where(JobRow.endpoint_name == endpoint_name)
         if deployment_name:
@@ -261,16 +274,23 @@ class JobService:
     def download(
         self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False
     ) -> Path:
-        """Copy a job's output (and with ``all`` its logs) to ``download_path/named-outputs/<name>``."""
+        """Copy a job's output (and with ``all`` its logs) to ``download_path/named-outputs/<name>``.
+
+        Only the files the job wrote are copied (see ``jobs/outputs_manifest.py``).
+        """
         job = self.get(name)
         dest = Path(download_path).expanduser().resolve()
         names_to_copy = list(job.outputs) if all or output_name is None else [output_name]
         for out_name in names_to_copy:
             if out_name not in job.outputs:
                 raise NotFound(f"job '{name}' has no output named '{out_name}' (outputs: {', '.join(job.outputs)})")
-            src = Path(job.outputs[out_name].path)
-            if src.exists():
-                shutil.copytree(src, dest / "named-outputs" / out_name, dirs_exist_ok=True)
+            output = job.outputs[out_name]
+            fallback = Path(output.file).name if output.file and job.status is JobState.completed else None
+            job_dir = self.ctx.layout.job_dir(name)
+            for rel, src in outputs_manifest.written_files(job_dir, Path(output.path), fallback):
+                target = dest / "named-outputs" / out_name / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, target)
         if all:
             shutil.copytree(self.ctx.layout.job_dir(name) / "logs", dest / "artifacts" / "logs", dirs_exist_ok=True)
         return dest

@@ -110,7 +110,9 @@ class EnvironmentSpec(_VersionedSpec):
     @classmethod
     def _check_python(cls, value: Any) -> Any:
         if isinstance(value, float | int) and not isinstance(value, bool):
-            return str(value)  # `python_version: 3.11` in YAML
+            value = str(value)  # `python_version: 3.11` in YAML
+        if isinstance(value, str) and not re.fullmatch(r"3(\.[0-9]{1,2}){0,2}", value):
+            raise ValueError(f"'{value[:40]}' is not a Python version such as 3.11 or 3.12.4")
         return value
 
     @model_validator(mode="after")
@@ -139,7 +141,7 @@ class ComputeSpec(_Spec):
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     min_instances: int = Field(0, ge=0)
-    max_instances: int | None = Field(None, ge=1)
+    max_instances: int | None = Field(None, ge=1, le=1024)
     """None: the number of CPUs for ``local``, 1 otherwise."""
     address: str | None = None
     resources: dict[str, float] = Field(default_factory=dict)

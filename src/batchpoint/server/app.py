@@ -29,6 +29,7 @@ from batchpoint.server.jobqueue import JobQueue, parse_limits
 from batchpoint.server.metrics import Metrics
 from batchpoint.server.middleware import AuthGate, MetricsMiddleware, RequestLimits
 from batchpoint.server.routes import all_routers
+from batchpoint.server.scrub import Scrubber, ScrubPaths, server_folders
 from batchpoint.server.tokens import TokenService
 from batchpoint.workspace import Workspace
 
@@ -116,6 +117,7 @@ def create_app(
     for router, prefix in all_routers():
         app.include_router(router, prefix=prefix)
     serving = settings.serving
+    app.add_middleware(ScrubPaths, make=lambda: _scrubber(ctx))
     app.add_middleware(
         RequestLimits,
         max_body=serving.max_body_bytes,
@@ -131,6 +133,11 @@ def create_app(
     app.add_middleware(MetricsMiddleware, observe=ctx.metrics.observe, templates=templates)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _scrubber(ctx: ServerContext) -> Scrubber:
+    datastores = [(d.name, d.root) for d in ctx.services("server").datastores.list()]
+    return Scrubber(server_folders(ctx.workspace.layout.root, datastores))
 
 
 def driver_environment(settings: Settings) -> dict[str, str]:

@@ -6,7 +6,8 @@ backslashes or Unicode look-alikes), repeats an earlier name, or when a member i
 device or a FIFO. Regular files are created with ``O_EXCL | O_NOFOLLOW`` below a folder that only
 this code writes to; set-uid bits are dropped. The member count and the total expanded size are
 capped (zip sizes are checked in the central directory first and counted again while reading,
-since a header can lie).
+since a header can lie). A folder member that names the archive's own root (``.``, as ``tar -C
+dir .`` writes first) is skipped, and a leading ``./`` is dropped from names.
 
 No FastAPI here: the SDK unpacks what a server sends with the same code.
 """
@@ -59,6 +60,15 @@ def safe_name(name: str, field: str = "archive") -> str:
     if any(set(p) <= {"."} for p in parts) or any(len(p.encode()) > 255 for p in parts):
         raise UnsafePath(f"archive member '{shown}' climbs out of the archive ('..')", field=field)
     return "/".join(parts)
+
+
+def is_root_folder(name: str) -> bool:
+    """Whether a folder member names the archive's root itself (``.``, ``./``, ``././``).
+
+    ``tar -C dir .`` starts with such a member. It creates nothing, so it is skipped; only a
+    folder may be skipped this way (a regular file named ``./`` is still refused by ``safe_name``).
+    """
+    return bool(name) and not name.startswith(("/", "\\")) and all(p in ("", ".") for p in name.split("/"))
 
 
 class _Writer:
@@ -128,6 +138,8 @@ def _extract_tar(archive: Path, writer: _Writer) -> None:
         try:
             for member in _members(tar):
                 writer.count()
+                if member.isdir() and is_root_folder(member.name):
+                    continue
                 rel = safe_name(member.name, writer.field)
                 if member.isdir():
                     writer.directory(rel)
@@ -175,6 +187,8 @@ def _extract_zip(archive: Path, writer: _Writer) -> None:
         try:
             for info in infos:
                 writer.count()
+                if info.is_dir() and is_root_folder(info.filename):
+                    continue
                 rel = safe_name(info.filename, writer.field)
                 mode = info.external_attr >> 16
                 if info.flag_bits & 0x1:

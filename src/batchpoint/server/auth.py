@@ -12,9 +12,13 @@ Roles (each includes the one before):
                    cancel and resume its own jobs
     owner        + tokens, datastores, deletes, cancel anyone's job
 
-A token scoped to an endpoint (``--endpoint NAME``) may only use that endpoint's routes and jobs;
-``--invoke-only`` narrows it further to invoking the endpoint, uploading input data and following
-(or canceling) the jobs it started: what a business application gets.
+A token scoped to an endpoint (``--endpoint NAME``) may only use that endpoint's routes and jobs,
+and its jobs read only its own uploads, data assets and the datastore paths granted to it
+(``--grant``); ``--invoke-only`` narrows it further to invoking the endpoint with data-plane
+overrides only, uploading input data and following (or canceling) the jobs it started: what a
+business application gets. What the paths of an allowed call may reach is decided in
+``server/paths.py``, the per-token quotas in ``server/quotas.py``; ``docs/security.md`` is the
+threat model.
 """
 
 from __future__ import annotations
@@ -91,6 +95,13 @@ class Principal:
     role: Role
     endpoint: str | None = None
     invoke_only: bool = False
+    grants: tuple[str, ...] = ()
+    """Datastore URI prefixes (ending with ``/``) an endpoint-scoped token's jobs may read and write."""
+
+    @property
+    def scoped(self) -> bool:
+        """Limited to one endpoint, and so to its own data (uploads, data assets, granted paths)."""
+        return self.endpoint is not None
 
     @property
     def actor(self) -> str:
@@ -104,7 +115,9 @@ class Principal:
         if self.invoke_only and action not in _INVOKE_ONLY:
             return False
         if self.endpoint is not None:
-            if action in _ENDPOINT_SCOPED and endpoint != self.endpoint:
+            if endpoint is not None and endpoint != self.endpoint:
+                return False
+            if action in _ENDPOINT_SCOPED and endpoint is None:
                 return False
             if action not in _ENDPOINT_SCOPED and action not in _INVOKE_ONLY:
                 return False
@@ -122,8 +135,12 @@ class Principal:
             return True
         return invoked_by == self.actor
 
-    def sees_job(self, endpoint: str | None) -> bool:
-        return self.endpoint is None or endpoint == self.endpoint
+    def sees_job(self, endpoint: str | None, invoked_by: str | None = None) -> bool:
+        """Whether the job exists for this token: an invoke-only token knows only the jobs it started
+        (two applications on one endpoint never see each other's inputs or predictions)."""
+        if self.endpoint is not None and endpoint != self.endpoint:
+            return False
+        return not self.invoke_only or invoked_by == self.actor
 
     def _why(self, action: Action, endpoint: str | None) -> str:
         if self.invoke_only:

@@ -88,8 +88,8 @@ def services(ctx: Context, principal: Caller) -> Services:
     return ctx.services(principal.actor)
 
 
-def policy(ctx: Context, svc: Annotated[Services, Depends(services)]) -> PathPolicy:
-    return PathPolicy(svc, ctx.roots)
+def policy(ctx: Context, svc: Annotated[Services, Depends(services)], principal: Caller) -> PathPolicy:
+    return PathPolicy(svc, ctx.roots, principal)
 
 
 Svc = Annotated[Services, Depends(services)]

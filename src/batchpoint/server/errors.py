@@ -3,7 +3,8 @@
 Every error body is ``{"error": {"code", "message", "field"?, "hint"?, ...}}``, the form
 ``BatchpointError.from_dict`` turns back into the same exception class in the SDK. Nothing the
 server answers ever carries a traceback: an unexpected exception is logged with an id, and the
-caller gets a 500 with that id only.
+caller gets a 500 with that id only. Messages, hints and field names are capped in length here
+too, whatever raised them: no answer echoes a huge rejected value back whole.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from batchpoint.common.text import shown
 from batchpoint.errors import BatchpointError
 
 log = logging.getLogger("batchpoint.server")
@@ -60,14 +62,30 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: The longest text each of these error keys may carry in an answer (the ellipsis included).
+MAX_LENGTHS = {"message": 2000, "hint": 2000, "field": 200}
+
+
+def capped(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with over-long messages, hints and fields cut: a last line of defence for every error."""
+    out = dict(body)
+    for key, limit in MAX_LENGTHS.items():
+        value = out.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            out[key] = shown(value, limit - 1)
+    return out
+
+
 def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    return JSONResponse({"error": capped(body)}, status_code=status, headers=headers)
 
 
 def from_exception(exc: BatchpointError) -> JSONResponse:
-    return error_response(exc.status_code, exc.to_dict())
+    wait = getattr(exc, "retry_after", None)  # a TooManyRequests says when to try again
+    headers = {"Retry-After": str(wait)} if isinstance(wait, int) else None
+    return error_response(exc.status_code, exc.to_dict(), headers)
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -14,6 +14,15 @@ sees it:
 
 Fields that the services read as local paths only (code folders, conda and requirements files,
 pipeline component files) get the URI turned into the local path here.
+
+Beyond where a path may point, *who* may name it (the threat model is ``docs/security.md``):
+
+* an upload is its uploader's: another endpoint-scoped token naming it gets 403; unscoped tokens
+  (which may read the whole datastore) may use any;
+* an endpoint-scoped token (``--endpoint``, including invoke-only tokens) names no server path at
+  all: only its own uploads, data assets, and datastore paths granted to it (``--grant``); its job
+  outputs go to the job's own folder or under a granted path;
+* no job writes into the uploads area (uploads are inputs).
 """
 
 from __future__ import annotations
@@ -25,17 +34,24 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from batchpoint.common import refs
+from batchpoint.common.text import shown
 from batchpoint.endpoints import snapshot
-from batchpoint.errors import InvalidInput, UnsafePath
+from batchpoint.errors import Forbidden, InvalidInput, UnsafePath
+from batchpoint.server import uploads_store
 from batchpoint.workspace.layout import DEFAULT_DATASTORE
 
 if TYPE_CHECKING:
+    from batchpoint.server.auth import Principal
     from batchpoint.services import Services
 
 UPLOADS = "uploads"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _UPLOAD_URI = re.compile(rf"^azureml://datastores/{DEFAULT_DATASTORE}/paths/{UPLOADS}/(?P<id>[0-9a-f]{{32}})(?:/|$)")
 _GLOB = re.compile(r"[*?\[]")
+_SCOPED_READS = "it reads its own uploads, data assets (azureml:NAME@latest) and the datastore paths granted to it"
+_SCOPED_WRITES = (
+    "its job outputs go to the job's own folder (give no output path) or under a datastore path granted to it"
+)
 _HOW = "upload the files (the SDK and the CLI do it for you) or name them with azureml://datastores/<name>/paths/<path>"
 
 
@@ -50,10 +66,16 @@ def upload_uri(upload_id: str, name: str) -> str:
 class PathPolicy:
     """Checks the paths of one request; remembers the uploads it consumed (to delete them afterwards)."""
 
-    def __init__(self, services: Services, roots: list[Path]) -> None:
+    def __init__(self, services: Services, roots: list[Path], principal: Principal | None = None) -> None:
         self.services = services
         self.roots = [r.resolve() for r in roots]
+        self.principal = principal
         self.consumed: set[str] = set()
+        self.uploads_root = (services.layout.default_datastore / UPLOADS).resolve()
+
+    @property
+    def scoped(self) -> bool:
+        return self.principal is not None and self.principal.scoped
 
     # -- single values -------------------------------------------------------------------------------
     def local(self, value: str, field: str) -> Path:
@@ -80,7 +102,8 @@ class PathPolicy:
         if "\x00" in value:
             raise UnsafePath("path contains a NUL character", field=field)
         if value.startswith("azureml://datastores/"):
-            self.services.datastores.resolve_uri(value, field=field)  # refuses a URI that leaves its datastore
+            target = self.services.datastores.resolve_uri(value, field=field)  # refuses a URI leaving its datastore
+            self._may_read(target, value, field)
             self._note_upload(value)
             return value
         if refs_ok and refs.is_reference(value):
@@ -89,6 +112,8 @@ class PathPolicy:
             raise InvalidInput(
                 f"'{value[:200]}': only azureml://datastores/<name>/paths/<path> URIs are accepted", field=field
             )
+        if self.scoped:
+            raise Forbidden(f"this token may not name server paths; {_SCOPED_READS}", field=field)
         if glob_ok and _GLOB.search(value):
             head = _GLOB.split(value, maxsplit=1)[0]
             self.local(head.rsplit("/", 1)[0] or "/", field)
@@ -104,15 +129,53 @@ class PathPolicy:
             return str(self.services.datastores.resolve_uri(checked, field=field))
         return checked
 
+    # -- who may name what ----------------------------------------------------------------------------
+    def upload_of(self, target: Path) -> str | None:
+        """The upload id when ``target`` (resolved) is inside one upload's folder."""
+        if target == self.uploads_root or self.uploads_root not in target.parents:
+            return None
+        return target.relative_to(self.uploads_root).parts[0]
+
+    def granted(self, target: Path) -> bool:
+        """Whether ``target`` is at or under one of the principal's granted datastore paths."""
+        for grant in self.principal.grants if self.principal else ():
+            try:
+                root = self.services.datastores.resolve_uri(grant, field="grants")
+            except Exception:  # a grant to a datastore deleted since: grants nothing
+                continue
+            if target == root or root in target.parents:
+                return True
+        return False
+
+    def _may_read(self, target: Path, uri: str, field: str) -> None:
+        """An upload is its owner's; a scoped token reads only its uploads and granted paths."""
+        principal = self.principal
+        if principal is None or not principal.scoped:
+            return
+        upload_id = self.upload_of(target)
+        if upload_id is not None and uploads_store.owner_of(self.services, upload_id) == principal.actor:
+            return
+        if self.granted(target):
+            return
+        if upload_id is not None:
+            raise Forbidden(f"upload '{shown(upload_id, 40)}' was made by another token", field=field)
+        raise Forbidden(f"'{shown(uri, 200)}' is not this token's to read; {_SCOPED_READS}", field=field)
+
     def _note_upload(self, uri: str) -> None:
         match = _UPLOAD_URI.match(uri)
         if match:
             self.consumed.add(match.group("id"))
 
     def discard_consumed(self) -> None:
-        """Delete the uploads a registration copied into the artifact store (models, code)."""
+        """Delete the caller's own uploads that a registration copied into the artifact store (models, code).
+
+        Another token's upload (which an unscoped contributor may register) is left where it is: using
+        it is allowed, deleting it is not.
+        """
+        actor = self.principal.actor if self.principal else None
         for upload_id in self.consumed:
-            shutil.rmtree(upload_folder(self.services, upload_id), ignore_errors=True)
+            if actor is None or uploads_store.owner_of(self.services, upload_id) == actor:
+                shutil.rmtree(upload_folder(self.services, upload_id), ignore_errors=True)
         self.consumed.clear()
 
     # -- specs ---------------------------------------------------------------------------------------
@@ -159,9 +222,24 @@ class PathPolicy:
         return checked
 
     def output_path(self, value: Any, field: str = "output_path") -> Any:
+        """Where a job writes: never into an upload; for a scoped token only under a granted path."""
         if value is None:
             return None
-        return self.location(value, field)
+        if self.scoped and not (isinstance(value, str) and value.startswith("azureml://datastores/")):
+            raise Forbidden(f"this token may not name server paths; {_SCOPED_WRITES}", field=field)
+        checked = self.location(value, field)
+        if not isinstance(checked, str):
+            return checked
+        target = (
+            self.services.datastores.resolve_uri(checked, field=field)
+            if checked.startswith("azureml://")
+            else Path(checked)
+        )
+        if target == self.uploads_root or self.uploads_root in target.parents:
+            raise Forbidden("a job never writes into the uploads folder (uploads are inputs)", field=field)
+        if self.scoped and not self.granted(target):
+            raise Forbidden(f"'{shown(value, 200)}' is not granted to this token; {_SCOPED_WRITES}", field=field)
+        return checked
 
     def check_links(self, value: str, field: str, limit: int = 100_000) -> None:
         """Refuse an input folder holding links that lead out of the allowed roots (bounded walk)."""

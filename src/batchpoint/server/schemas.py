@@ -102,7 +102,10 @@ class TokenCreate(BaseModel):
     endpoint: str | None = Field(None, max_length=64)
     invoke_only: bool = False
     expires: str | None = Field(None, max_length=16)
-    """``30d``, ``12h``, ``15m``, ``2w``; none: never."""
+    """``30d``, ``12h``, ``15m``, ``2w`` (at most ``3650d``); none: never."""
+    grants: list[str] | None = Field(None, max_length=20)
+    """Datastore paths an endpoint-scoped token may read from and write job outputs to
+    (``azureml://datastores/<name>/paths/<folder>/``)."""
 
 
 class Upload(BaseModel):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from batchpoint.common import names
+from batchpoint.common.text import shown
 from batchpoint.common.timefmt import to_datetime
 from batchpoint.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from batchpoint.server import auth
@@ -26,6 +27,10 @@ from batchpoint.store.tables import TokenRow
 _DURATION = re.compile(r"^(?P<n>[0-9]{1,6})(?P<unit>[smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_NAME = 100
+MAX_LIFETIME_SECONDS = 3650 * 86400
+"""Ten years: a longer lifetime is refused before anything is stored (``expires`` is an epoch float)."""
+MAX_GRANTS = 20
+_GRANT = re.compile(r"^azureml://datastores/[A-Za-z0-9][A-Za-z0-9_.-]{0,254}/paths/[^\x00]{0,1024}$")
 
 
 class TokenInfo(BaseModel):
@@ -40,6 +45,8 @@ class TokenInfo(BaseModel):
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     created_by: str | None = None
+    grants: list[str] = Field(default_factory=list)
+    """Datastore paths (URI prefixes) the token may read inputs from and write outputs to."""
     active: bool = True
 
 
@@ -55,8 +62,26 @@ def parse_duration(value: str | None, field: str = "expires") -> float | None:
         return None
     match = _DURATION.match(value.strip())
     if not match or int(match.group("n")) == 0:
-        raise InvalidInput(f"'{value}' is not a duration such as 30d, 12h, 15m or 2w", field=field)
-    return int(match.group("n")) * _UNITS[match.group("unit")]
+        raise InvalidInput(f"'{shown(value)}' is not a duration such as 30d, 12h, 15m or 2w", field=field)
+    seconds = int(match.group("n")) * _UNITS[match.group("unit")]
+    if seconds > MAX_LIFETIME_SECONDS:
+        raise InvalidInput(f"'{value}' is longer than the longest lifetime, 3650d (ten years)", field=field)
+    return seconds
+
+
+def check_grants(values: list[str] | None) -> list[str]:
+    """Datastore URI prefixes, each ending with ``/`` so that ``paths/app`` does not grant ``paths/app2``."""
+    grants: list[str] = []
+    for value in values or []:
+        if not isinstance(value, str) or not _GRANT.match(value) or ".." in value.split("/"):
+            raise InvalidInput(
+                f"'{shown(str(value))}' is not a datastore path to grant; use azureml://datastores/<name>/paths/<folder>/",
+                field="grants",
+            )
+        grants.append(value if value.endswith("/") else value + "/")
+    if len(grants) > MAX_GRANTS:
+        raise InvalidInput(f"at most {MAX_GRANTS} datastore paths may be granted to one token", field="grants")
+    return grants
 
 
 def _check_name(value: str | None) -> str | None:
@@ -84,8 +109,9 @@ class TokenService:
         endpoint: str | None = None,
         invoke_only: bool = False,
         expires: str | None = None,
+        grants: list[str] | None = None,
     ) -> NewToken:
-        """Mint a token; the secret is in the result and nowhere else."""
+        """Mint a token; the secret is in the result and nowhere else. Everything is validated before a write."""
         try:
             role_value = Role(role)
         except ValueError:
@@ -100,8 +126,15 @@ class TokenService:
         if invoke_only and role_value is Role.reader:
             raise InvalidInput("an invoke-only token cannot have the reader role (readers cannot invoke)", field="role")
         lifetime = parse_duration(expires)
+        granted = check_grants(grants)
+        if granted and endpoint is None:
+            raise InvalidInput(
+                "datastore paths are granted to endpoint-scoped tokens (--endpoint NAME); "
+                "an unscoped token reads every datastore its role allows",
+                field="grants",
+            )
         token_id, token = auth.new_token()
-        return self._insert(token_id, token, role_value, name, endpoint, invoke_only, lifetime)
+        return self._insert(token_id, token, role_value, name, endpoint, invoke_only, lifetime, granted)
 
     def _insert(
         self,
@@ -112,6 +145,7 @@ class TokenService:
         endpoint: str | None,
         invoke_only: bool,
         lifetime: float | None,
+        grants: list[str] | None = None,
     ) -> NewToken:
         now = time.time()
         _, secret = auth.split_token(token)
@@ -125,6 +159,7 @@ class TokenService:
             created_at=now,
             expires_at=None if lifetime is None else now + lifetime,
             created_by=self.actor,
+            grants=grants or None,
         )
         try:
             with self.db.session() as s:
@@ -190,25 +225,48 @@ class TokenService:
                 raise Unauthorized("invalid, expired or revoked token")
             stored, role, name = row.secret_hash, row.role, row.name
             endpoint, invoke_only = row.endpoint, row.invoke_only
+            grants = tuple(g for g in (row.grants or []) if isinstance(g, str))
             usable = self._active(row, time.time())
         if not auth.matches(secret, stored) or not usable:
             raise Unauthorized("invalid, expired or revoked token")
-        return Principal(token_id=token_id, name=name, role=Role(role), endpoint=endpoint, invoke_only=invoke_only)
+        try:
+            role_value = Role(role)
+        except ValueError:  # a row edited by hand: no access rather than a 500
+            raise Unauthorized("invalid, expired or revoked token") from None
+        return Principal(
+            token_id=token_id, name=name, role=role_value, endpoint=endpoint, invoke_only=invoke_only, grants=grants
+        )
 
     @staticmethod
     def _active(row: TokenRow, now: float) -> bool:
         return row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
 
     def _info(self, row: TokenRow) -> TokenInfo:
+        """The row as shown; a value out of range (a row from before lifetimes were bounded, or edited by
+        hand) is shown as the nearest representable one, so one bad row never breaks listing or revoking."""
+        try:
+            role = Role(row.role)
+        except ValueError:
+            role = Role.reader
         return TokenInfo(
             id=row.token_id,
             name=row.name,
-            role=Role(row.role),
+            role=role,
             endpoint=row.endpoint,
             invoke_only=bool(row.invoke_only),
-            created_at=to_datetime(row.created_at),
-            expires_at=to_datetime(row.expires_at),
-            revoked_at=to_datetime(row.revoked_at),
+            created_at=_safe_datetime(row.created_at),
+            expires_at=_safe_datetime(row.expires_at),
+            revoked_at=_safe_datetime(row.revoked_at),
             created_by=row.created_by,
+            grants=[g for g in (row.grants or []) if isinstance(g, str)],
             active=self._active(row, time.time()),
         )
+
+
+def _safe_datetime(epoch: float | None) -> datetime | None:
+    if epoch is None:
+        return None
+    try:
+        return to_datetime(epoch)
+    except (OverflowError, OSError, ValueError):
+        return datetime.max.replace(tzinfo=UTC) if epoch > 0 else datetime.min.replace(tzinfo=UTC)

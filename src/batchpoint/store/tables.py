@@ -203,3 +203,18 @@ class TokenRow(Base):
     expires_at: Mapped[float | None] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float)
     created_by: Mapped[str | None] = mapped_column(String(255))
+    grants: Mapped[list[str] | None] = mapped_column(JSON)
+    """Datastore URI prefixes an endpoint-scoped token may read inputs from and write outputs to."""
+
+
+class UploadRow(Base):
+    """A file or folder uploaded to the server, and the principal that uploaded it (``actor``)."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    upload_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[float] = mapped_column(Float, default=now)

@@ -92,21 +92,28 @@ def test_summary_only_leaves_the_scripts_own_files(jobs: Env) -> None:
     assert job.progress.items.succeeded == 4
 
 
-def test_existing_output_file_is_never_overwritten(jobs: Env) -> None:
+def test_output_folder_must_be_new_or_empty(jobs: Env) -> None:
     write_inputs(jobs.root / "data", 2)
     jobs.deploy()
     out = jobs.root / "out"
     out.mkdir()
     (out / "predictions.csv").write_text("precious\n")
-    with pytest.raises(Conflict, match="already exists"):
-        jobs.client.batch_endpoints.invoke("jobs-ep", input=str(jobs.root / "data"), output_path=str(out))
+    for file_name in ("predictions.csv", "p2.csv"):  # another file name does not make a used folder usable
+        with pytest.raises(Conflict, match="not empty"):
+            jobs.client.batch_endpoints.invoke(
+                "jobs-ep",
+                input=str(jobs.root / "data"),
+                output_path=str(out),
+                overrides=[f"output_file_name={file_name}"],
+            )
+    assert [p.name for p in out.iterdir()] == ["predictions.csv"]
     assert (out / "predictions.csv").read_text() == "precious\n"
+    empty = jobs.root / "empty"
+    empty.mkdir()
     job = jobs.wait(
-        jobs.client.batch_endpoints.invoke(
-            "jobs-ep", input=str(jobs.root / "data"), output_path=str(out), overrides=["output_file_name=p2.csv"]
-        )
+        jobs.client.batch_endpoints.invoke("jobs-ep", input=str(jobs.root / "data"), output_path=str(empty))
     )
-    assert job.status == "Completed" and (out / "p2.csv").exists()
+    assert job.status == "Completed" and (empty / "predictions.csv").exists()
 
 
 def test_per_job_overrides_and_input_forms(jobs: Env) -> None:

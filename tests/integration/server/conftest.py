@@ -8,12 +8,14 @@ the end; skipped with the reason when PostgreSQL cannot be reached).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -297,3 +299,19 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60, interval: float 
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def upload_csv_folder(http: httpx.Client, name: str, files: int = 2) -> str:
+    """Upload a folder of ``files`` small CSV files (``key,x``) as a tar.gz with ``http``'s token; returns its URI."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for i in range(files):
+            data = f"key,x\n{name}-{i},{i}\n".encode()
+            info = tarfile.TarInfo(f"f{i}.csv")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    answer = http.post(
+        "/api/v1/uploads", params={"name": name}, content=buf.getvalue(), headers={"Content-Type": "application/gzip"}
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["uri"])

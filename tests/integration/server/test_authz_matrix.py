@@ -49,14 +49,17 @@ OUTCOMES: dict[str, dict[str, Any]] = {
     "ep_write": {**_ALL_OK, "reader": 403, "invoke_a": 403, "scoped_b": 403},
     "ep_delete": {**dict.fromkeys(ROLES[4:], 403), "owner": "ok"},
     "ep_invoke": {**_ALL_OK, "reader": 403, "scoped_b": 403},
-    "job_read": {**_ALL_OK, "scoped_b": 404},
-    "job_control": {**_ALL_OK, "reader": 403, "contributor2": 403, "invoke_a": 403, "scoped_b": 404},
-    "az_job_read": {**_ALL_OK, "scoped_b": 403},
+    # The matrix's job was started by "contributor": an invoke-only token knows only its own jobs.
+    "ep_jobs": {**_ALL_OK, "scoped_b": 403},
+    "job_read": {**_ALL_OK, "scoped_b": 404, "invoke_a": 404},
+    "job_control": {**_ALL_OK, "reader": 403, "contributor2": 403, "invoke_a": 404, "scoped_b": 404},
+    "az_job_read": {**_ALL_OK, "scoped_b": 403, "invoke_a": 404},
 }
 
 # (method, route template) -> (permission class, concrete path, JSON body or None)
 EXPECTED: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/health"): ("public", "/health", None),
+    ("HEAD", "/health"): ("public", "/health", None),
     ("GET", "/metrics"): ("read", "/metrics", None),
     ("GET", "/api/v1/whoami"): ("any", "/api/v1/whoami", None),
     ("GET", "/api/v1/openapi.json"): ("any", "/api/v1/openapi.json", None),
@@ -103,7 +106,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("DELETE", "/api/v1/batch-endpoints/{endpoint_name}"): ("ep_delete", "/api/v1/batch-endpoints/ep-zzz", None),
     ("GET", "/api/v1/batch-endpoints/{endpoint_name}/route"): ("ep_read", "/api/v1/batch-endpoints/ep-a/route", None),
     ("POST", "/api/v1/batch-endpoints/{endpoint_name}/jobs"): ("ep_invoke", "/api/v1/batch-endpoints/ep-a/jobs", BAD),
-    ("GET", "/api/v1/batch-endpoints/{endpoint_name}/jobs"): ("ep_read", "/api/v1/batch-endpoints/ep-a/jobs", None),
+    ("GET", "/api/v1/batch-endpoints/{endpoint_name}/jobs"): ("ep_jobs", "/api/v1/batch-endpoints/ep-a/jobs", None),
     ("GET", "/api/v1/batch-endpoints/{endpoint_name}/deployments"): (
         "ep_read",
         "/api/v1/batch-endpoints/ep-a/deployments",
@@ -146,7 +149,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("DELETE", "/api/v1/tokens/{token_id}"): ("admin", "/api/v1/tokens/0000000000000000", None),
     ("POST", "/api/v1/uploads"): ("upload", "/api/v1/uploads", None),
     ("POST", "/endpoints/batch/{endpoint_name}/jobs"): ("ep_invoke", "/endpoints/batch/ep-a/jobs", BAD),
-    ("GET", "/endpoints/batch/{endpoint_name}/jobs"): ("ep_read", "/endpoints/batch/ep-a/jobs", None),
+    ("GET", "/endpoints/batch/{endpoint_name}/jobs"): ("ep_jobs", "/endpoints/batch/ep-a/jobs", None),
     ("GET", "/endpoints/batch/{endpoint_name}/jobs/{job_name}"): (
         "az_job_read",
         "/endpoints/batch/ep-a/jobs/{job}",

@@ -218,13 +218,18 @@ def test_cli_login_config_file_and_remote_commands(server: Server, deployed: dic
 
 def test_azure_data_plane_invoke_and_poll(server: Server, deployed: dict[str, Any]) -> None:
     client = deployed["client"]
-    app = client.tokens.create("contributor", name="business-app", endpoint="api-ep", invoke_only=True)
+    # The application reads the data asset the team registered and writes where it was granted.
+    app = client.tokens.create(
+        "contributor", name="business-app", endpoint="api-ep", invoke_only=True,
+        grants=["azureml://datastores/workspaceblobstore/paths/az-out/"],
+    )  # fmt: skip
     upload = client.data.create("scoring-input", str(deployed["inputs"]))
+    asset_id = f"azureml://locations/local/workspaces/ws/data/{upload.name}/versions/{upload.version}"
     scoring_uri = client.batch_endpoints.get("api-ep").scoring_uri
     assert scoring_uri == f"{server.url}/endpoints/batch/api-ep/jobs"
     body = {
         "properties": {
-            "InputData": {"heart_data": {"JobInputType": "UriFolder", "Uri": upload.path}},
+            "InputData": {"heart_data": {"JobInputType": "UriFolder", "Uri": asset_id}},
             "OutputData": {
                 "score": {"JobOutputType": "UriFolder", "Uri": "azureml://datastores/workspaceblobstore/paths/az-out"}
             },

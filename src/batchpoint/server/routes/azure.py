@@ -19,17 +19,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 
-from batchpoint.errors import Forbidden, InvalidInput, NotFound
+from batchpoint.errors import InvalidInput, NotFound
 from batchpoint.jobs.schemas import Job
+from batchpoint.server import quotas
 from batchpoint.server.auth import Action, Principal
-from batchpoint.server.deps import Context, EndpointName, JobName, Paths, Svc, allow, allow_on_endpoint
+from batchpoint.server.deps import Context, EndpointName, JobName, Paths, Svc, allow_on_endpoint
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.schemas import AzureInvoke, AzureJob
 
 router = APIRouter(prefix="/endpoints/batch/{endpoint_name}/jobs", tags=["azure data plane"], responses=ERROR_RESPONSES)
 Invoker = Annotated[Principal, Depends(allow_on_endpoint(Action.invoke))]
-EndpointReader = Annotated[Principal, Depends(allow_on_endpoint(Action.read))]
-JobReader = Annotated[Principal, Depends(allow(Action.job_read))]
+EndpointJobReader = Annotated[Principal, Depends(allow_on_endpoint(Action.job_read))]
 
 _ARM_DATASTORE = re.compile(
     r"^(?:azureml:/)?/subscriptions/[^/]+/resource[gG]roups/.+?/datastores/(?P<ds>[^/]+)/paths/(?P<p>.*)$"
@@ -152,6 +152,7 @@ def azure_invoke(
     deployment: Annotated[str | None, Header(alias="azureml-model-deployment", max_length=64)] = None,
 ) -> AzureJob:
     """Invoke the endpoint with Azure's REST body (and ``azureml-model-deployment`` header)."""
+    quotas.check_active_jobs(svc, who, ctx.settings.serving)
     source, input_type, input_field = _input(body)
     folder, file_name, output_field = _output(body)
     experiment = (body.properties.properties or {}).get("experimentName")
@@ -164,6 +165,7 @@ def azure_invoke(
         experiment_name=experiment if isinstance(experiment, str) else None,
         overrides=[("output_file_name", file_name)] if file_name else None,
         start=False,
+        data_plane_only=who.invoke_only,
     )
     if ctx.queue is not None:
         ctx.queue.notify()
@@ -172,18 +174,18 @@ def azure_invoke(
 
 @router.get("", response_model=list[AzureJob])
 def azure_list_jobs(
-    endpoint_name: EndpointName, svc: Svc, who: EndpointReader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    endpoint_name: EndpointName, svc: Svc, who: EndpointJobReader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[AzureJob]:
+    """The endpoint's jobs, newest first (for an invoke-only token: the jobs it started)."""
     svc.batch_endpoints.get(endpoint_name)
-    return [azure_job(j) for j in svc.jobs.list(endpoint_name=endpoint_name, limit=limit)]
+    invoked_by = who.actor if who.invoke_only else None
+    return [azure_job(j) for j in svc.jobs.list(endpoint_name=endpoint_name, invoked_by=invoked_by, limit=limit)]
 
 
 @router.get("/{job_name}", response_model=AzureJob)
-def azure_get_job(endpoint_name: EndpointName, job_name: JobName, svc: Svc, who: JobReader) -> AzureJob:
+def azure_get_job(endpoint_name: EndpointName, job_name: JobName, svc: Svc, who: EndpointJobReader) -> AzureJob:
     """A job of the endpoint; read ``properties.status``."""
-    if who.endpoint is not None and who.endpoint != endpoint_name:
-        raise Forbidden(f"this token is limited to endpoint '{who.endpoint}'")
     job = svc.jobs.get(job_name)
-    if job.endpoint_name != endpoint_name:
+    if job.endpoint_name != endpoint_name or not who.sees_job(job.endpoint_name, job.invoked_by):
         raise NotFound(f"job '{job_name}' does not exist for batch endpoint '{endpoint_name}'", field="job_name")
     return azure_job(job)

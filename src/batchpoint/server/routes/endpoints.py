@@ -6,9 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from batchpoint.common.text import shown
 from batchpoint.endpoints.schemas import BatchDeployment, BatchEndpoint
 from batchpoint.endpoints.specs import BatchEndpointSpec
+from batchpoint.errors import InvalidInput
 from batchpoint.jobs.schemas import Job
+from batchpoint.server import quotas
 from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import Context, EndpointName, Paths, Svc, allow, allow_on_endpoint, present
 from batchpoint.server.errors import ERROR_RESPONSES
@@ -22,6 +25,7 @@ EndpointReader = Annotated[Principal, Depends(allow_on_endpoint(Action.read))]
 EndpointWriter = Annotated[Principal, Depends(allow_on_endpoint(Action.write))]
 EndpointDeleter = Annotated[Principal, Depends(allow_on_endpoint(Action.delete))]
 Invoker = Annotated[Principal, Depends(allow_on_endpoint(Action.invoke))]
+EndpointJobReader = Annotated[Principal, Depends(allow_on_endpoint(Action.job_read))]
 
 
 def scoring_uri(request: Request, endpoint: BatchEndpoint) -> BatchEndpoint:
@@ -51,6 +55,12 @@ def update_endpoint(
     endpoint_name: EndpointName, body: EndpointUpdate, request: Request, svc: Svc, who: EndpointWriter
 ) -> BatchEndpoint:
     """Replace the definition (``spec``) or change fields (``overrides``, e.g. ``defaults.deployment_name``)."""
+    given = (body.spec or {}).get("name")
+    if given is not None and given != endpoint_name:
+        raise InvalidInput(
+            f"the spec names endpoint '{shown(given, 64)}' but the request is for endpoint '{endpoint_name}'",
+            field="spec.name",
+        )
     with spec_file(svc, body.spec) as path:
         updated = svc.batch_endpoints.update(endpoint_name, overrides=list(body.overrides), path=path)
     return scoring_uri(request, updated)
@@ -76,7 +86,12 @@ def route(
 
 @router.post("/{endpoint_name}/jobs", response_model=Job, status_code=202)
 def invoke(endpoint_name: EndpointName, body: InvokeRequest, ctx: Context, svc: Svc, paths: Paths, who: Invoker) -> Any:
-    """Start a batch job; it waits in the server's queue (Queued) until its compute has a free slot."""
+    """Start a batch job; it waits in the server's queue (Queued) until its compute has a free slot.
+
+    An invoke-only token may override only data-plane settings, within the deployment's bounds (403
+    naming the parameter otherwise); every token has a limit of jobs queued or running (429).
+    """
+    quotas.check_active_jobs(svc, who, ctx.settings.serving)
     job = svc.jobs.invoke(
         endpoint_name,
         input=paths.invoke_input(body.input),
@@ -89,6 +104,7 @@ def invoke(endpoint_name: EndpointName, body: InvokeRequest, ctx: Context, svc: 
         experiment_name=body.experiment_name,
         overrides=body.overrides,
         start=False,
+        data_plane_only=who.invoke_only,
     )
     if ctx.queue is not None:
         ctx.queue.notify()
@@ -99,9 +115,10 @@ def invoke(endpoint_name: EndpointName, body: InvokeRequest, ctx: Context, svc: 
 def list_endpoint_jobs(
     endpoint_name: EndpointName,
     svc: Svc,
-    who: EndpointReader,
+    who: EndpointJobReader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
-    """The endpoint's jobs, newest first."""
+    """The endpoint's jobs, newest first (for an invoke-only token: the jobs it started)."""
     svc.batch_endpoints.get(endpoint_name)
-    return present(who, svc.jobs.list(endpoint_name=endpoint_name, limit=limit))
+    invoked_by = who.actor if who.invoke_only else None
+    return present(who, svc.jobs.list(endpoint_name=endpoint_name, invoked_by=invoked_by, limit=limit))

@@ -11,7 +11,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query
 from fastapi.responses import FileResponse, PlainTextResponse
 
 from batchpoint.errors import Forbidden, NotFound
-from batchpoint.jobs.schemas import Job
+from batchpoint.jobs import outputs_manifest
+from batchpoint.jobs.schemas import Job, JobState
 from batchpoint.server import archives
 from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import AssetName, Context, JobName, Svc, allow, present
@@ -29,7 +30,7 @@ _TARBALL: dict[int | str, dict[str, Any]] = {
 def visible_job(svc: Svc, who: Principal, name: str) -> Job:
     """The job, if the caller may see it; a job of another endpoint is 'not found' to a scoped token."""
     job = svc.jobs.get(name)
-    if not who.sees_job(job.endpoint_name):
+    if not who.sees_job(job.endpoint_name, job.invoked_by):
         raise NotFound(f"job '{name}' does not exist", field="name")
     return job
 
@@ -101,22 +102,38 @@ def job_logs_archive(name: JobName, svc: Svc, who: JobReader, background: Backgr
 def job_output(
     name: JobName, output_name: AssetName, svc: Svc, who: JobReader, background: BackgroundTasks
 ) -> FileResponse:
-    """A named output folder (``score`` for model deployments) as a tar.gz (regular files only)."""
+    """A named output (``score`` for model deployments) as a tar.gz: the files the job wrote, nothing else.
+
+    The archive holds the regular files the job's driver found in its output folder when the job
+    completed (its manifest); before that it is empty.
+    """
     job = visible_job(svc, who, name)
     if output_name not in job.outputs:
         raise NotFound(
             f"job '{name}' has no output named '{output_name}' (outputs: {', '.join(job.outputs)})",
             field="output_name",
         )
-    return _tarball(svc, Path(job.outputs[output_name].path), f"{name}-{output_name}.tar.gz", background)
+    output = job.outputs[output_name]
+    fallback = Path(output.file).name if output.file and job.status is JobState.completed else None
+    files = outputs_manifest.written_files(svc.layout.job_dir(name), Path(output.path), fallback)
+    staging = _staging(svc, background)
+    archive = staging / "archive.tar.gz"
+    with open(archive, "wb") as out:
+        archives.pack_files([(rel, path, False) for rel, path in files], out)
+    return FileResponse(archive, media_type="application/gzip", filename=f"{name}-{output_name}.tar.gz")
 
 
-def _tarball(svc: Svc, folder: Path, filename: str, background: BackgroundTasks) -> FileResponse:
+def _staging(svc: Svc, background: BackgroundTasks) -> Path:
     tmp = svc.layout.root / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="download-", dir=tmp))
     background.add_task(shutil.rmtree, staging, True)
-    if not folder.is_dir():  # an output not written yet: an empty archive
+    return staging
+
+
+def _tarball(svc: Svc, folder: Path, filename: str, background: BackgroundTasks) -> FileResponse:
+    staging = _staging(svc, background)
+    if not folder.is_dir():  # nothing written yet: an empty archive
         folder = staging / "empty"
         folder.mkdir()
     archive = staging / "archive.tar.gz"

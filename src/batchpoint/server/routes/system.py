@@ -1,4 +1,4 @@
-"""Health (the only public route), Prometheus metrics, who-am-I and the OpenAPI document."""
+"""Health (the only public route, GET and HEAD), Prometheus metrics, who-am-I and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -17,14 +17,28 @@ public = APIRouter(tags=["system"])
 router = APIRouter(tags=["system"], responses=ERROR_RESPONSES)
 
 
-@public.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(ctx: Context) -> Any:
-    """Liveness and database reachability; needs no token and says nothing else."""
+def _database_reachable(ctx: Context) -> bool:
     try:
         ctx.workspace.db.ping()
     except Exception:
+        return False
+    return True
+
+
+@public.get("/health", response_model=Health, responses={503: {"model": Health}})
+def health(ctx: Context) -> Any:
+    """Liveness and database reachability; needs no token and says nothing else."""
+    if not _database_reachable(ctx):
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return Health(status="ok")
+
+
+# Load balancers and uptime probes often send HEAD. Left out of the OpenAPI document: the document
+# marks only GET /health as public, and a HEAD operation there would be declared as needing a token.
+@public.head("/health", response_class=Response, include_in_schema=False)
+def health_head(ctx: Context) -> Response:
+    """The same check as GET /health: 200 or 503, no body."""
+    return Response(status_code=200 if _database_reachable(ctx) else 503)
 
 
 @public.get(

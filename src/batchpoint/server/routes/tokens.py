@@ -27,7 +27,12 @@ def create_token(body: TokenCreate, ctx: Context, who: Admin) -> NewToken:
     """A new token; store ``token`` now, it is not shown again."""
     service = TokenService(ctx.workspace.db, actor=who.actor)
     return service.create(
-        body.role, name=body.name, endpoint=body.endpoint, invoke_only=body.invoke_only, expires=body.expires
+        body.role,
+        name=body.name,
+        endpoint=body.endpoint,
+        invoke_only=body.invoke_only,
+        expires=body.expires,
+        grants=body.grants,
     )
 
 

@@ -22,7 +22,7 @@ from pydantic import AfterValidator
 
 from batchpoint.common import names
 from batchpoint.errors import InvalidInput
-from batchpoint.server import archives
+from batchpoint.server import archives, quotas, uploads_store
 from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import Context, Svc, allow, name_rule
 from batchpoint.server.errors import ERROR_RESPONSES
@@ -60,8 +60,16 @@ _BODY = {
 
 @router.post("", response_model=Upload, status_code=201, openapi_extra={"requestBody": _BODY})
 async def upload(request: Request, name: UploadName, ctx: Context, svc: Svc, who: Uploader) -> Upload:
-    """Store one file (``name`` is its file name) or unpack an archive into the folder ``name``."""
+    """Store one file (``name`` is its file name) or unpack an archive into the folder ``name``.
+
+    The upload is recorded as the caller's (only it, and unscoped tokens, may name it later) and
+    counts against the caller's upload budget (429 with Retry-After beyond it).
+    """
     media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    serving = ctx.settings.serving
+    announced = request.headers.get("content-length")
+    announced_bytes = int(announced) if announced and announced.isdigit() else 0
+    await anyio.to_thread.run_sync(quotas.check_upload_bytes, svc, who, serving, max(announced_bytes, 1))
     tmp_dir = svc.layout.root / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     incoming = tmp_dir / f"upload-{uuid.uuid4().hex}"
@@ -73,9 +81,10 @@ async def upload(request: Request, name: UploadName, ctx: Context, svc: Svc, who
                 await anyio.to_thread.run_sync(out.write, chunk)
         if size == 0:
             raise InvalidInput("the upload is empty", field="body")
+        if size > announced_bytes:  # streamed without a length: count what actually came
+            await anyio.to_thread.run_sync(quotas.check_upload_bytes, svc, who, serving, size)
         upload_id = uuid.uuid4().hex
         folder = upload_folder(svc, upload_id)
-        serving = ctx.settings.serving
         limits = archives.Limits(max_members=serving.max_archive_members, max_bytes=serving.max_extracted_bytes)
         try:
             if media == "application/octet-stream":
@@ -83,6 +92,7 @@ async def upload(request: Request, name: UploadName, ctx: Context, svc: Svc, who
             else:
                 folder.mkdir(parents=True)
                 result = await anyio.to_thread.run_sync(archives.extract, incoming, folder / name, media, limits)
+            await anyio.to_thread.run_sync(uploads_store.record, svc, upload_id, name, who.actor, size)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

@@ -1,0 +1,61 @@
+"""The files a job wrote into its output folder, recorded when it completes.
+
+A job's output folder is new or empty when the job starts (``jobs/invoke.py``), and at the end
+the driver lists what is in it: regular files only, never links. Downloads hand out exactly
+those files, so an output path that names a shared folder can never be used to read what others
+put there later, and a link planted in the folder leads nowhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+MANIFEST = "output-manifest.json"
+
+
+def write(job_dir: Path, output_dir: Path) -> list[str]:
+    """List the regular files under ``output_dir`` (relative POSIX paths) into the job's manifest."""
+    files: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(output_dir, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            if full.is_file() and not full.is_symlink():
+                files.append(full.relative_to(output_dir).as_posix())
+    tmp = job_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps({"output": str(output_dir), "files": files}))
+    os.replace(tmp, job_dir / MANIFEST)
+    return files
+
+
+def read(job_dir: Path) -> list[str] | None:
+    """The files the job wrote, or None when it has not completed (or predates manifests)."""
+    try:
+        data = json.loads((job_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    files = data.get("files") if isinstance(data, dict) else None
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else None
+
+
+def written_files(job_dir: Path, output_dir: Path, fallback: str | None = None) -> list[tuple[str, Path]]:
+    """``(relative name, path)`` of the job's output files that are still regular files inside ``output_dir``.
+
+    ``fallback``: the output file name to offer when there is no manifest (a job completed before
+    manifests existed).
+    """
+    names = read(job_dir)
+    if names is None:
+        names = [fallback] if fallback else []
+    root = output_dir.resolve()
+    found = []
+    for rel in names:
+        path = output_dir / rel
+        if ".." in Path(rel).parts or path.is_symlink() or not path.is_file():
+            continue
+        resolved = path.resolve()
+        if root in resolved.parents:
+            found.append((rel, path))
+    return found
