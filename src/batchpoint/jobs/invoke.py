@@ -78,7 +78,8 @@ def effective_settings(
         top = key.split(".")[0]
         if top not in OVERRIDABLE:
             raise InvalidInput(
-                f"'{shown(key)}' cannot be set per job; settable: {', '.join(sorted(OVERRIDABLE))}", field="--set"
+                f"'{shown(key)}' cannot be set per job; settable: {', '.join(sorted(OVERRIDABLE))}",
+                field=f"overrides.{shown(key, 120)}",
             )
         if data_plane_only and top not in DATA_PLANE:
             raise Forbidden(

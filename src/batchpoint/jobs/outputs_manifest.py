@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
+from typing import IO
 
 MANIFEST = "output-manifest.json"
 
@@ -38,6 +40,29 @@ def read(job_dir: Path) -> list[str] | None:
         return None
     files = data.get("files") if isinstance(data, dict) else None
     return [f for f in files if isinstance(f, str)] if isinstance(files, list) else None
+
+
+def open_inside(root: Path, path: Path) -> IO[bytes] | None:
+    """Open ``path`` for reading only if it is, once opened, a regular file inside ``root``.
+
+    The last component is opened without following a link, and the opened file's real path is read
+    back from ``/proc/self/fd``: a file or folder swapped for a link after ``written_files`` looked at
+    it (by a process still running as the worker user, say) can then not make a download read a
+    file elsewhere.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        real = Path(os.readlink(f"/proc/self/fd/{fd}")) if os.path.exists("/proc/self/fd") else path.resolve()
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or root.resolve() not in real.parents:
+            os.close(fd)
+            return None
+    except OSError:
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
 
 
 def written_files(job_dir: Path, output_dir: Path, fallback: str | None = None) -> list[tuple[str, Path]]:

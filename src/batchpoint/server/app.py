@@ -53,9 +53,17 @@ def _announce(token: str) -> None:
 def input_roots(settings: Settings, workspace: Workspace) -> list[Path]:
     """The folders invokes may read from: the configured ones and always the workspace's datastores."""
     configured = [Path(p).expanduser() for p in (settings.serving.input_roots or "").split(os.pathsep) if p.strip()]
+    workspace_root = workspace.layout.root.resolve()
     for root in configured:
         if not root.is_absolute():
             raise InvalidInput(f"'{root}' is not an absolute path", field="BATCHPOINT_SERVER_INPUT_ROOTS")
+        resolved = root.resolve()
+        if resolved == workspace_root or resolved in workspace_root.parents:
+            # Jobs could then read the metadata database (tokens) and every job's folder.
+            raise InvalidInput(
+                f"'{root}' holds the workspace folder; allow folders beside it, not above it",
+                field="BATCHPOINT_SERVER_INPUT_ROOTS",
+            )
     return [workspace.layout.datastores, *configured]
 
 
@@ -147,7 +155,9 @@ def driver_environment(settings: Settings) -> dict[str, str]:
         env["BATCHPOINT_DATABASE_URL"] = settings.database_url
     engine = settings.engine
     for name in type(engine).model_fields:
-        env[f"BATCHPOINT_ENGINE_{name.upper()}"] = str(getattr(engine, name))
+        value = getattr(engine, name)
+        if value is not None:  # an unset optional setting stays unset (not the string "None")
+            env[f"BATCHPOINT_ENGINE_{name.upper()}"] = str(value)
     return env
 
 

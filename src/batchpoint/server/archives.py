@@ -20,7 +20,7 @@ import stat
 import tarfile
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -245,13 +245,25 @@ def pack(root: Path, out: IO[bytes], *, compress: bool = True) -> None:
                 tar.addfile(info, fh)
 
 
-def pack_files(entries: list[tuple[str, Path, bool]], out: IO[bytes]) -> None:
-    """Write ``(archive name, file, executable)`` entries as a tar.gz stream (model downloads)."""
+def pack_files(
+    entries: list[tuple[str, Path, bool]],
+    out: IO[bytes],
+    opener: Callable[[Path], IO[bytes] | None] | None = None,
+) -> None:
+    """Write ``(archive name, file, executable)`` entries as a tar.gz stream (model and job output downloads).
+
+    ``opener`` opens each file (None: skip it); the size and time come from the open file, so a file
+    swapped between the check and the open is packed as what was opened, or not at all.
+    """
     with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         for rel, path, executable in entries:
-            info = tarfile.TarInfo(rel)
-            info.size = path.stat().st_size
-            info.mode = 0o755 if executable else 0o644
-            info.mtime = int(path.stat().st_mtime)
-            with open(path, "rb") as fh:
+            fh = opener(path) if opener else open(path, "rb")  # noqa: SIM115 - closed below
+            if fh is None:
+                continue
+            with fh:
+                stat_result = os.fstat(fh.fileno())
+                info = tarfile.TarInfo(rel)
+                info.size = stat_result.st_size
+                info.mode = 0o755 if executable else 0o644
+                info.mtime = int(stat_result.st_mtime)
                 tar.addfile(info, fh)

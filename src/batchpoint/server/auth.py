@@ -65,7 +65,8 @@ class Action(StrEnum):
     admin = "admin"
     """Tokens and datastores (owner)."""
     job_read = "job_read"
-    """Read one job, its logs and outputs (reader; invoke-only tokens for their endpoint's jobs)."""
+    """Read one job, its logs and outputs (reader; endpoint-scoped tokens for their endpoint's jobs,
+    invoke-only tokens for the jobs they started)."""
     job_control = "job_control"
     """Cancel or resume one job (owner: any; contributor and invoke-only: the jobs they started)."""
     authenticated = "authenticated"

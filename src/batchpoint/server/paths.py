@@ -153,12 +153,13 @@ class PathPolicy:
         if principal is None or not principal.scoped:
             return
         upload_id = self.upload_of(target)
-        if upload_id is not None and uploads_store.owner_of(self.services, upload_id) == principal.actor:
-            return
-        if self.granted(target):
-            return
-        if upload_id is not None:
+        if upload_id is not None:  # a grant never extends to uploads: each is its uploader's
+            if uploads_store.owner_of(self.services, upload_id) == principal.actor:
+                return
             raise Forbidden(f"upload '{shown(upload_id, 40)}' was made by another token", field=field)
+        holds_uploads = target == self.uploads_root or target in self.uploads_root.parents
+        if self.granted(target) and not holds_uploads:
+            return
         raise Forbidden(f"'{shown(uri, 200)}' is not this token's to read; {_SCOPED_READS}", field=field)
 
     def _note_upload(self, uri: str) -> None:

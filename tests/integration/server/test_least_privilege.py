@@ -179,6 +179,14 @@ def test_granted_datastore_paths_and_new_or_empty_output_folders(world: dict[str
         assert _invoke(carol, input=source, output_path=f"{BLOB}/shared").status_code == 409
         assert _invoke(carol, input=source, output_path=f"{BLOB}/").status_code == 409
         assert _invoke(carol, input=source, output_path=f"{BLOB}/uploads/new").status_code == 403
+    # A grant never extends to uploads, even one over the whole datastore.
+    owner = server.client()
+    wide = owner.tokens.create("contributor", name="wide", endpoint=EP, invoke_only=True, grants=[f"{BLOB}/"]).token
+    with server.http(wide) as app_w, _http(world, "app_b") as app_b:
+        other = upload_csv_folder(app_b, "b-for-wide")
+        for target in (other, f"{BLOB}/", f"{BLOB}/uploads"):
+            assert _invoke(app_w, input=target).status_code == 403, target
+        assert _invoke(app_w, input=f"{BLOB}/shared/other").status_code == 202
 
 
 # -- finding 3: resource bounds ------------------------------------------------------------------------------

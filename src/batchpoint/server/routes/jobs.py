@@ -38,7 +38,9 @@ def visible_job(svc: Svc, who: Principal, name: str) -> Job:
 def controlled_job(svc: Svc, who: Principal, name: str) -> Job:
     job = visible_job(svc, who, name)
     if not who.may_control(job.invoked_by):
-        raise Forbidden(f"job '{name}' was started by someone else; only an owner may cancel or resume it")
+        raise Forbidden(
+            f"job '{name}' was started by another token; only an unscoped owner token may cancel or resume it"
+        )
     return job
 
 
@@ -118,8 +120,11 @@ def job_output(
     files = outputs_manifest.written_files(svc.layout.job_dir(name), Path(output.path), fallback)
     staging = _staging(svc, background)
     archive = staging / "archive.tar.gz"
+    root = Path(output.path)
     with open(archive, "wb") as out:
-        archives.pack_files([(rel, path, False) for rel, path in files], out)
+        archives.pack_files(
+            [(rel, path, False) for rel, path in files], out, lambda p: outputs_manifest.open_inside(root, p)
+        )
     return FileResponse(archive, media_type="application/gzip", filename=f"{name}-{output_name}.tar.gz")
 
 
