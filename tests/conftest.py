@@ -27,6 +27,24 @@ def _isolated_user_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     os.environ.update({k: v for k, v in saved.items() if v is not None})
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _workers_keep_root() -> Iterator[None]:
+    """Most tests keep workers as the user running pytest, root on CI included.
+
+    As root, workers would otherwise drop to an unprivileged user, who cannot enter pytest's
+    ``tmp_path`` folders (0700 under /tmp/pytest-of-root) where these tests keep their workspaces and
+    inputs. The drop is tested on its own, in folders that user can reach: tests/integration/jobs/
+    test_worker_user.py and tests/integration/server/test_worker_user_server.py.
+    """
+    saved = os.environ.get("BATCHPOINT_ENGINE_WORKER_USER")
+    os.environ["BATCHPOINT_ENGINE_WORKER_USER"] = "root"
+    yield
+    if saved is None:
+        os.environ.pop("BATCHPOINT_ENGINE_WORKER_USER", None)
+    else:
+        os.environ["BATCHPOINT_ENGINE_WORKER_USER"] = saved
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A fresh workspace; returns the project folder that holds ``.batchpoint``."""

@@ -68,9 +68,39 @@ def demo_env() -> dict[str, str]:
         env.pop(key, None)
     env["BATCHPOINT_WORKSPACE"] = str(ROOT / WORKSPACE)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    keep_root = _workers_keep_root(env)
+    if keep_root:
+        env["BATCHPOINT_ENGINE_WORKER_USER"] = "root"
+        print(f"note: {keep_root}", file=sys.stderr)
     if not sys.stdout.isatty():
         env.setdefault("COLUMNS", "160")  # tables stay readable in CI logs and when piped to a file
     return env
+
+
+def _workers_keep_root(env: dict[str, str]) -> str | None:
+    """Why the demo keeps workers as root, when it must (None otherwise).
+
+    As root, batchpoint runs workers as an unprivileged user. When that user cannot reach this
+    Python (a pyenv under /root, say) every job would fail with a message saying so; the demo says it
+    once here and keeps workers as root instead, which is what setting the variable does for a user.
+    """
+    from batchpoint.executors import privileges
+
+    if "BATCHPOINT_ENGINE_WORKER_USER" in env or not privileges.running_as_root():
+        return None
+    identity = privileges.worker_identity(None)
+    if identity is None:
+        return None
+    needs = [privileges.Need("this Python", Path(sys.executable)), privileges.Need("this demo", ROOT)]
+    found = privileges.problems(identity, needs)
+    if not found:
+        return None
+    need, why, _ = found[0]
+    return (
+        f"running as root: batchpoint would run workers as {identity.label}, which cannot use {need.label} "
+        f"{need.path} ({why}); the demo keeps workers as root (BATCHPOINT_ENGINE_WORKER_USER=root). "
+        "See docs/operations.md, 'Running as an unprivileged user'."
+    )
 
 
 class Shell:

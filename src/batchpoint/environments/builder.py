@@ -14,11 +14,18 @@ requested Python version when ``uv python find`` (or pyenv) has it on this machi
 host's, with a warning in the build log and in the job's ``environment.note``. Nothing of
 batchpoint is installed in the environment: workers import ``batchpoint.runtime`` (standard library
 only) from batchpoint's own source folder.
+
+Installing a requirement can run its code (an sdist's ``setup.py``), so when batchpoint runs as
+root the ``uv`` steps run as the worker user, like the workers (see ``executors/privileges.py``).
+Only the environment being built (``venv.tmp-*``) and uv's cache (``cache/build-home/<user>``) are
+that user's: the folder around them, whose log, spec and lock the driver writes as root, is not, so
+no link the user plants can send those writes elsewhere.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -40,6 +47,8 @@ from pydantic import BaseModel, Field
 
 from batchpoint.environments.definitions import EnvironmentRequest, from_registered
 from batchpoint.errors import BatchpointError
+from batchpoint.executors import privileges
+from batchpoint.executors.privileges import Need, WorkerIdentity
 
 if TYPE_CHECKING:
     from batchpoint.registry.schemas import Environment
@@ -116,11 +125,19 @@ def uv_binary() -> str:
     )
 
 
-def _tool_env() -> dict[str, str]:
+def _tool_env(run_as: WorkerIdentity | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONHOME")}
     env.setdefault("UV_PYTHON_DOWNLOADS", "never")  # only Pythons already on this machine
     env["UV_NO_PROGRESS"] = "1"
+    if run_as is not None:
+        env = privileges.user_environment(env, run_as)
+        env["UV_CACHE_DIR"] = str(run_as.home / ".cache" / "uv")  # root's cache is not the worker user's
     return env
+
+
+def _build_user() -> WorkerIdentity | None:
+    """Who runs a build's steps (None: this process), from ``BATCHPOINT_ENGINE_WORKER_USER`` as workers do."""
+    return privileges.worker_identity(privileges.configured_user())
 
 
 def host_interpreter() -> Interpreter:
@@ -200,8 +217,11 @@ def has_module(python: str, module: str) -> bool:
 
         return importlib.util.find_spec(module) is not None
     code = f"import importlib.util, sys; sys.exit(0 if importlib.util.find_spec({module!r}) else 3)"
+    # A built environment's interpreter runs its packages' .pth files at start: not as root.
+    run_as = _build_user()
+    options = {"cwd": "/", **run_as.popen_options()} if run_as is not None else {}
     try:
-        return subprocess.run([python, "-c", code], capture_output=True, timeout=60).returncode == 0
+        return subprocess.run([python, "-c", code], capture_output=True, timeout=60, **options).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -273,6 +293,12 @@ class EnvironmentBuilder:
         (folder / "spec.json").write_text(json.dumps(spec, indent=2) + "\n")
         requirements_file = folder / "requirements.txt"
         requirements_file.write_text("".join(line + "\n" for line in request.requirements))
+        reads = [
+            Need("uv", Path(uv), "run"),
+            Need("the Python interpreter", Path(interpreter.path), "run"),
+            Need("the requirements file", requirements_file),
+        ]
+        run_as = self._builder(tmp, reads)
         log_path = folder / "build.log"
         started = time.monotonic()
         with open(log_path, "w", encoding="utf-8") as log:
@@ -281,7 +307,7 @@ class EnvironmentBuilder:
             for note in notes:
                 log.write(f"# {note}\n")
             try:
-                _run([uv, "venv", "--relocatable", "--python", interpreter.path, str(tmp)], log, folder)
+                _run([uv, "venv", "--relocatable", "--python", interpreter.path, str(tmp)], log, folder, run_as)
                 if request.requirements:
                     python = str(tmp / "bin" / "python")
                     command = [
@@ -294,7 +320,7 @@ class EnvironmentBuilder:
                         "-r",
                         str(requirements_file),
                     ]
-                    _run(command, log, folder)
+                    _run(command, log, folder, run_as)
             except _StepFailed as failed:
                 log.write(f"# build FAILED after {time.monotonic() - started:.1f} s\n")
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -306,9 +332,24 @@ class EnvironmentBuilder:
                 ) from None
             seconds = time.monotonic() - started
             marker = {"spec_hash": digest, "built_at": _now().isoformat(), "build_seconds": round(seconds, 3)}
-            (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+            _place_marker(folder, tmp, json.dumps(marker, indent=2) + "\n")
             _swap_in(tmp, folder / "venv")
             log.write(f"# built in {seconds:.1f} s\n")
+
+    def _builder(self, tmp: Path, reads: list[Need]) -> WorkerIdentity | None:
+        """The worker user the build runs as, with the folders it writes made and handed to it (None: this process).
+
+        What it needs is checked first, so that an interpreter or a folder the user cannot reach fails
+        the build with a sentence naming it, not with uv's words about a file it could not open.
+        """
+        run_as = _build_user()
+        if run_as is None:
+            return None
+        run_as = dataclasses.replace(run_as, home=self.root.parent / "build-home" / run_as.name)
+        privileges.grant(run_as, tmp, run_as.home)  # uv venv fills the empty folder it is given
+        writes = [Need("the environment folder", tmp, "write"), Need("the build's home", run_as.home, "write")]
+        privileges.require(run_as, [*reads, *writes])
+        return run_as
 
     def _result(
         self, request: EnvironmentRequest, interpreter: Interpreter, folder: Path, notes: list[str], *,
@@ -327,12 +368,16 @@ class EnvironmentBuilder:
         )  # fmt: skip
 
 
-def _run(command: list[str], log: IO[str], cwd: Path) -> None:
+def _run(command: list[str], log: IO[str], cwd: Path, run_as: WorkerIdentity | None = None) -> None:
     log.write(f"$ {shlex.join(command)}\n")
     log.flush()
     start = log.tell()
+    # Environments are shared by every job that needs them: readable by all, whoever built them.
+    options: dict[str, Any] = {**run_as.popen_options(), "umask": 0o022} if run_as is not None else {}
     try:
-        proc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=_tool_env(), check=False)
+        proc = subprocess.run(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=_tool_env(run_as), check=False, **options
+        )
         code = proc.returncode
     except OSError as exc:
         log.write(f"{exc}\n")
@@ -343,6 +388,14 @@ def _run(command: list[str], log: IO[str], cwd: Path) -> None:
             fh.seek(start)
             lines = [line.rstrip() for line in fh.read().splitlines() if line.strip()]
         raise _StepFailed(command, "\n".join(lines[-_ERROR_TAIL_LINES:]) or f"exit status {code}")
+
+
+def _place_marker(folder: Path, venv: Path, text: str) -> None:
+    """Write the build marker into ``venv`` by renaming it in: the venv may be the worker user's, and a
+    rename replaces a link planted under that name where an ``open`` would follow it."""
+    staged = folder / f".{MARKER}.{uuid.uuid4().hex[:12]}"
+    staged.write_text(text)
+    os.replace(staged, venv / MARKER)
 
 
 def _swap_in(tmp: Path, target: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 import time
@@ -11,25 +12,58 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchpoint.executors import privileges
 from batchpoint.executors.base import Executor
+from batchpoint.executors.privileges import Need
 
 if TYPE_CHECKING:
     from batchpoint.jobs.engine import JobRunner
+
+log = logging.getLogger("batchpoint.driver")
 
 
 def make_executor(runner: JobRunner, runtime: Any) -> Executor:
     """The executor for ``runner``'s job, by its compute's type."""
     if runner.spec.compute.get("type") == "ray":
         return ray_executor(runner, runtime)
+    return local_executor(runner, runtime)
+
+
+def local_executor(runner: JobRunner, runtime: Any) -> Executor:
+    """Worker processes on this machine, as the worker user when batchpoint runs as root.
+
+    Before any worker starts as that user, everything the job's workers read is checked, so that a
+    folder it cannot enter fails the job with a sentence naming it (``privileges.require``).
+    """
     from batchpoint.executors.local import LocalExecutor
 
+    setting = runner.engine.worker_user
+    run_as = privileges.for_job(setting, runner.job_dir)
+    if privileges.keeps_root(setting):
+        log.warning(
+            "%s=root: workers run as root, so the scoring script has full control of this machine",
+            privileges.WORKER_USER_VARIABLE,
+        )
+    privileges.require(run_as, _worker_needs(runner, runtime))
     return LocalExecutor(
         config_file=runtime.config_file,
         log_dir=runner.logs.dir,
         cwd=runtime.cwd,
         python=runtime.python,
         env=runtime.env,
+        run_as=run_as,
     )
+
+
+def _worker_needs(runner: JobRunner, runtime: Any) -> list[Need]:
+    from batchpoint.executors.launch import worker_needs
+
+    needs = worker_needs(runtime.python, Path(runtime.config_file))
+    needs.append(Need("the input", Path(runner.spec.input.resolved)))
+    # append_row: workers write part files in the job's folder, and the driver merges them into the output.
+    if runner.settings.output_action == "summary_only":
+        needs.append(Need("the output folder", Path(runner.spec.output.path), "write"))
+    return needs
 
 
 def ray_executor(runner: JobRunner, runtime: Any) -> Executor:

@@ -2,7 +2,8 @@
 
 Workers are started with ``subprocess`` (a fresh interpreter, like multiprocessing's spawn) so they
 can run under another Python (a deployment's environment) and so their stdout/stderr go straight
-to per-worker log files.
+to per-worker log files. When batchpoint runs as root they start as the unprivileged worker user
+(``run_as``, see ``executors/privileges.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 from batchpoint.executors.base import Executor
 from batchpoint.executors.launch import Launched, launch, worker_env
 from batchpoint.executors.messages import WORKER_MESSAGE, Exited, Heartbeat, TaskMessage, WorkerEvent
+from batchpoint.executors.privileges import WorkerIdentity
 from batchpoint.runtime.channel import Channel
 
 
@@ -42,8 +44,10 @@ class LocalExecutor(Executor):
         cwd: Path,
         python: str,
         env: dict[str, str],
+        run_as: WorkerIdentity | None = None,
     ) -> None:
         self.config_file = config_file
+        self.run_as = run_as
         self.log_dir = log_dir
         self.cwd = cwd
         self.python = python
@@ -56,8 +60,9 @@ class LocalExecutor(Executor):
         self._counter += 1
         worker = f"worker-{self._counter:03d}"
         launched = launch(
-            worker, python=self.python, config_file=self.config_file, log_dir=self.log_dir, cwd=self.cwd, env=self.env
-        )
+            worker, python=self.python, config_file=self.config_file, log_dir=self.log_dir, cwd=self.cwd, env=self.env,
+            run_as=self.run_as,
+        )  # fmt: skip
         self.adopt(launched)
         return worker
 
@@ -135,4 +140,7 @@ class LocalExecutor(Executor):
         self._selector.close()
 
     def describe(self) -> dict[str, Any]:
-        return {"executor": "local", "python": self.python}
+        described: dict[str, Any] = {"executor": "local", "python": self.python}
+        if self.run_as is not None:
+            described["user"] = self.run_as.name
+        return described

@@ -164,19 +164,10 @@ class JobRunner:
         if self.executor_factory is not None:
             executor: Executor = self.executor_factory(self, runtime)
             return executor
-        if self.spec.compute.get("type") == "ray":
-            from batchpoint.executors.factory import make_executor
+        # Local workers too: the factory starts them as the worker user when batchpoint runs as root.
+        from batchpoint.executors.factory import make_executor
 
-            return make_executor(self, runtime)
-        from batchpoint.executors.local import LocalExecutor
-
-        return LocalExecutor(
-            config_file=runtime.config_file,
-            log_dir=self.logs.dir,
-            cwd=runtime.cwd,
-            python=runtime.python,
-            env=runtime.env,
-        )
+        return make_executor(self, runtime)
 
     def _adopt_prestarted(self) -> int:
         """Hand workers the driver started before its imports to the local executor; returns how many."""

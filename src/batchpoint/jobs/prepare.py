@@ -23,6 +23,7 @@ from sqlalchemy import text
 from batchpoint.environments import definitions
 from batchpoint.environments.builder import EnvironmentBuild, EnvironmentBuilder, has_module, host_interpreter
 from batchpoint.errors import MissingExtra
+from batchpoint.executors import privileges
 from batchpoint.jobs.schemas import JobState, RunSpec
 from batchpoint.registry.schemas import Model
 from batchpoint.runtime.mlflow_scorer import INPUT_ROOT_VARIABLE, INSTALL_HINT
@@ -54,6 +55,7 @@ def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
         model = Model.model_validate(spec.model)
         model_dir = ctx.models.materialise(model)
         env["AZUREML_MODEL_DIR"] = str(model_dir)
+    run_as = _worker_user(ctx, spec, job_dir)
     output_dir = Path(spec.output.path)
     output_dir.mkdir(parents=True, exist_ok=True)
     env["AZUREML_BI_OUTPUT_PATH"] = str(output_dir)
@@ -70,6 +72,15 @@ def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
             ctx.artifacts.export(spec.code_manifest, code_root)
     work_dir = code_dir or (job_dir / "work")
     work_dir.mkdir(parents=True, exist_ok=True)
+    # What workers write: their part files, their working folder, their HOME and, with summary_only,
+    # the output folder. With append_row the driver writes that folder, as root, so it is not the
+    # worker's: a link the worker planted there could send the driver's write elsewhere.
+    writes = [job_dir / "parts", work_dir]
+    if run_as is not None and run_as.home.parent == job_dir:
+        writes.append(run_as.home)
+    if spec.settings.output_action == "summary_only":
+        writes.append(output_dir)
+    privileges.grant(run_as, *writes)
     config = {
         "code_dir": str(code_dir) if code_dir else None,
         "scoring_script": spec.scoring_script,
@@ -90,6 +101,13 @@ def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
         config_file=config_file, cwd=work_dir, python=built.python, env=env, environment=built.job_record(),
         requirements=list(built.requirements),
     )  # fmt: skip
+
+
+def _worker_user(ctx: Services, spec: RunSpec, job_dir: Path) -> privileges.WorkerIdentity | None:
+    """Who local workers run as (None: as this process); on Ray, the cluster's user runs them."""
+    if spec.compute.get("type") == "ray":
+        return None
+    return privileges.for_job(ctx.settings.engine.worker_user, job_dir)
 
 
 def _environment(

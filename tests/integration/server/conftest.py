@@ -212,6 +212,7 @@ def _environment(project: Path, database_url: str | None, extra: dict[str, str])
             # The attack corpus and the authorization matrix send thousands of bad tokens from one
             # address; the limit itself is tested with a low value in test_guards.py.
             "BATCHPOINT_SERVER_AUTH_FAILURE_LIMIT": "1000000",
+            "BATCHPOINT_ENGINE_WORKER_USER": "root",  # tmp_path is 0700: see _workers_keep_root in tests/conftest.py
             "NO_COLOR": "1",
             "COLUMNS": "200",
         }
