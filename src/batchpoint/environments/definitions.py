@@ -8,7 +8,9 @@ Three kinds:
   (``python_env.yaml`` and ``requirements.txt``, else ``conda.yaml``). For MLflow models ``mlflow`` is
   installed as ``mlflow-skinny`` (added when the model does not list it), and ``pandas``, ``pyarrow``
   and ``pillow`` are added when missing, so the built-in scorer can read every supported file type
-  and a no-code and a scripted deployment of the same model share one environment.
+  and a no-code and a scripted deployment of the same model share one environment. A scikit-learn
+  model saved in the ``skops`` format also gets ``skops``, which loads it: MLflow lists it only when
+  it chose the requirements itself, not when ``pip_requirements`` or ``conda_env`` were given.
 * ``current``: batchpoint's own interpreter, nothing to build.
 
 A deployment without ``environment`` runs in ``current``, except a no-code MLflow deployment,
@@ -47,6 +49,9 @@ AZUREML_RUNTIME_PACKAGES = frozenset(
 
 SCORER_PACKAGES = ("pandas", "pyarrow", "pillow")
 """What the built-in MLflow scorer reads files with, added to MLflow model environments that lack them."""
+
+SKOPS_FORMAT = "skops"
+"""``mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS``, MLflow 3's default: loading such a model imports ``skops``."""
 
 Kind = Literal["registered", "model", "current"]
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
@@ -144,6 +149,7 @@ def from_model(model: Model, model_dir: Path) -> EnvironmentRequest:
     if mlmodel:
         requirements = _with_mlflow_skinny(requirements, mlmodel.get("mlflow_version"), notes)
         python = python or pyfunc.get("python_version")
+        requirements = _with_model_loader(requirements, mlmodel, notes)
         present = {requirement_name(line) for line in requirements}
         missing = [p for p in SCORER_PACKAGES if p not in present]
         if missing:
@@ -237,6 +243,21 @@ def _with_mlflow_skinny(lines: list[str], mlflow_version: Any, notes: list[str])
         out.append(f"mlflow-skinny=={mlflow_version}" if mlflow_version else "mlflow-skinny")
         notes.append("added mlflow-skinny, which loads the model")
     return out
+
+
+def _with_model_loader(lines: list[str], mlmodel: dict[str, Any], notes: list[str]) -> list[str]:
+    """``skops`` added for a scikit-learn model saved in the skops format whose requirements lack it.
+
+    Unpinned: the skops file format is read by later skops versions, and the resolver then picks one
+    that fits the model's scikit-learn pin.
+    """
+    sklearn_flavor = (mlmodel.get("flavors") or {}).get("sklearn") or {}
+    if not isinstance(sklearn_flavor, dict) or sklearn_flavor.get("serialization_format") != SKOPS_FORMAT:
+        return lines
+    if any(requirement_name(line) == "skops" for line in lines):
+        return lines
+    notes.append("added skops: the scikit-learn model was saved in the skops format, and loading it needs skops")
+    return [*lines, "skops"]
 
 
 # -- a job's environment ---------------------------------------------------------------------------------

@@ -18,6 +18,13 @@ DataFrame or a dict, one column per output. A prediction that is itself an array
 A file that cannot be read or scored fails on its own: it is reported with a plain message (which
 column, which type was expected) and the other files of the mini-batch still count.
 
+scikit-learn models saved in the ``skops`` format (MLflow 3's default) are loaded by MLflow with
+``skops.io.load(trusted=...)``, given the ``skops_trusted_types`` the model's MLmodel file records
+(those the user accepted when saving). The scorer adds no trusted types of its own and never trusts
+everything: a type outside skops's defaults and that list still refuses to load. The list comes
+from the model folder, so it is a check of the model's consistency, not a defence against a
+malicious model; deploying a model means trusting it, as a scoring script is trusted.
+
 Standard library at import time; mlflow, pandas and numpy are imported by ``init()``.
 """
 
@@ -38,6 +45,7 @@ IMAGES = (".png", ".jpg", ".jpeg", ".tiff", ".bmp", ".gif")
 SUPPORTED = TABULAR + RECORDS + IMAGES
 INPUT_ROOT_VARIABLE = "BATCHPOINT_INPUT_ROOT"
 INSTALL_HINT = "pip install 'batchpoint[mlflow]'"
+SKOPS_FORMAT = "skops"
 _NUMERIC = {"integer": "int32", "long": "int64", "float": "float32", "double": "float64"}
 _SHOWN_BAD_ROWS = 3
 
@@ -79,7 +87,7 @@ def init() -> None:
     if not base:
         raise RuntimeError("AZUREML_MODEL_DIR is not set: the deployment has no model")
     path = model_folder(base)
-    model = mlflow.pyfunc.load_model(path)
+    model = load_model(mlflow.pyfunc, path)
     schema = None
     try:
         schema = model.metadata.get_input_schema()
@@ -87,6 +95,35 @@ def init() -> None:
         log.warning("cannot read the input signature of %s; scoring without it", path, exc_info=True)
     _state.update(model=model, schema=schema, pd=pandas, np=numpy, root=os.environ.get(INPUT_ROOT_VARIABLE))
     log.info("loaded MLflow model %s (signature: %s)", path, "yes" if schema is not None else "no")
+    trust = skops_trust(model)
+    if trust is not None:
+        log.info("the model is in the skops format; types trusted beyond skops's defaults: %s", trust)
+
+
+def load_model(pyfunc: Any, path: str) -> Any:
+    """``mlflow.pyfunc.load_model``, with a hint when the model's format needs a package the environment lacks."""
+    try:
+        return pyfunc.load_model(path)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "skops":
+            raise
+        # mlflow imports skops only when it loads a skops-format model, so this is the first place it shows.
+        raise ImportError(
+            "the model was saved in the skops format (MLflow 3's default for scikit-learn) and loading it needs "
+            "skops, which this environment does not have: add skops to the environment's pip dependencies "
+            f"({INSTALL_HINT} for batchpoint's own interpreter)",
+            name="skops",
+        ) from exc
+
+
+def skops_trust(model: Any) -> str | None:
+    """The trusted types MLflow passed to skops, as a log line; ``None`` for a model not in the skops format."""
+    flavors = getattr(getattr(model, "metadata", None), "flavors", None) or {}
+    sklearn_flavor = flavors.get("sklearn") or {}
+    if sklearn_flavor.get("serialization_format") != SKOPS_FORMAT:
+        return None
+    trusted = sklearn_flavor.get("skops_trusted_types") or []
+    return ", ".join(str(t) for t in trusted) or "none"
 
 
 # -- run ----------------------------------------------------------------------------------------------
