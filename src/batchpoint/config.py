@@ -105,6 +105,18 @@ class ServerSettings(BaseSettings):
     upload_window_seconds: float = Field(86400.0, gt=0)
 
 
+class RaySettings(BaseSettings):
+    """Knobs of Ray computes (read from ``BATCHPOINT_RAY_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="BATCHPOINT_RAY_", extra="ignore")
+
+    start_timeout: float = Field(600.0, gt=0)
+    """Seconds an actor may take to be placed and set up before it counts as a failed ``init()``."""
+
+    dashboard: bool = True
+    """``false`` (or ``0``): a private (``local``) Ray starts without a dashboard."""
+
+
 class Settings(BaseSettings):
     """Settings of one batchpoint process (CLI, SDK, driver or server)."""
 
@@ -123,6 +135,8 @@ class Settings(BaseSettings):
     """Bearer token for the server."""
 
     engine: EngineSettings = Field(default_factory=EngineSettings)
+
+    ray: RaySettings = Field(default_factory=RaySettings)
 
     serving: ServerSettings = Field(default_factory=ServerSettings)
     """Settings of ``batchpoint server`` (only the server reads them)."""

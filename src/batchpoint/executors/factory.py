@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -89,8 +88,8 @@ def ray_executor(runner: JobRunner, runtime: Any) -> Executor:
         job_name=runner.job_name,
         workers=runner.n_workers,
         max_instances=int(compute.get("max_instances") or 1),
-        start_timeout=float(os.environ.get("BATCHPOINT_RAY_START_TIMEOUT", "600")),
-        dashboard=os.environ.get("BATCHPOINT_RAY_DASHBOARD", "1") not in ("0", "false", "no"),
+        start_timeout=runner.ctx.settings.ray.start_timeout,
+        dashboard=runner.ctx.settings.ray.dashboard,
     )
     with _driver_heartbeat(runner):
         # Starting a private Ray, or reaching a busy cluster, can outlast driver_stale_seconds.

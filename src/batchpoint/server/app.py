@@ -148,19 +148,6 @@ def _scrubber(ctx: ServerContext) -> Scrubber:
     return Scrubber(server_folders(ctx.workspace.layout.root, datastores))
 
 
-def driver_environment(settings: Settings) -> dict[str, str]:
-    """The environment drivers start with: this server's database and engine settings, no secrets."""
-    env = {k: v for k, v in os.environ.items() if k not in ("BATCHPOINT_BOOTSTRAP_TOKEN", "BATCHPOINT_TOKEN")}
-    if settings.database_url:
-        env["BATCHPOINT_DATABASE_URL"] = settings.database_url
-    engine = settings.engine
-    for name in type(engine).model_fields:
-        value = getattr(engine, name)
-        if value is not None:  # an unset optional setting stays unset (not the string "None")
-            env[f"BATCHPOINT_ENGINE_{name.upper()}"] = str(value)
-    return env
-
-
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema

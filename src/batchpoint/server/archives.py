@@ -141,6 +141,7 @@ def _extract_tar(archive: Path, writer: _Writer) -> None:
                 if member.isdir() and is_root_folder(member.name):
                     continue
                 rel = safe_name(member.name, writer.field)
+                _data_filter(member, writer)
                 if member.isdir():
                     writer.directory(rel)
                 elif member.isreg():
@@ -163,6 +164,14 @@ def _extract_tar(archive: Path, writer: _Writer) -> None:
             if isinstance(exc, FileExistsError):
                 raise UnsafePath(f"archive member collides with another: {exc.filename}", field=writer.field) from None
             raise InvalidInput(f"corrupt tar archive: {exc}", field=writer.field) from None
+
+
+def _data_filter(member: tarfile.TarInfo, writer: _Writer) -> None:
+    """Python's own ``filter="data"`` check as a second gate behind ``safe_name`` and the type checks."""
+    try:
+        tarfile.data_filter(member, str(writer.dest))
+    except tarfile.FilterError as exc:
+        raise UnsafePath(f"archive member '{member.name[:200]}' is refused: {exc}", field=writer.field) from None
 
 
 def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:

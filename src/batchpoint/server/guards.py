@@ -18,8 +18,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from batchpoint.errors import BadRequest
-from batchpoint.server.middleware import PUBLIC, ASGIApp, Receive, Scope, Send, answer_error, header_value
+from batchpoint.server.middleware import PUBLIC, answer_error, header_value
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 _ANY_ADDRESS = ("", "0.0.0.0", "::")

@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 
 from batchpoint.config import ServerSettings
 from batchpoint.errors import InvalidInput
+from batchpoint.jobs.driver_env import driver_environment
 from batchpoint.jobs.schemas import TERMINAL, JobState
 from batchpoint.jobs.views import driver_info
 from batchpoint.jobs.zygote import DriverZygote
@@ -99,8 +100,6 @@ class JobQueue:
         self._started: dict[str, int] = {}
         self._restarts: dict[str, int] = {}
         self.waiting = 0
-        from batchpoint.server.app import driver_environment  # app imports this module
-
         self._driver_env = driver_environment(services.settings)
         # Drivers forked from a pre-imported helper are up in milliseconds (see jobs/zygote.py).
         enabled = self.engine.fork_driver and DriverZygote.supported()

@@ -15,10 +15,11 @@ import json
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchpoint.errors import BatchpointError, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType
 from batchpoint.server import auth
@@ -27,11 +28,6 @@ from batchpoint.server.errors import error_response, from_exception
 if TYPE_CHECKING:
     from batchpoint.server.guards import FailureLimiter
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PRINCIPAL = "batchpoint.principal"
 PUBLIC = frozenset({("GET", "/health"), ("HEAD", "/health")})

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from batchpoint.server.middleware import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _REWRITTEN = (b"application/json", b"text/plain")
 _AFTER = rb"(?![A-Za-z0-9_.\-])"
