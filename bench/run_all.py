@@ -2,7 +2,7 @@
 
 python bench/run_all.py            # full sizes (several minutes; creates 1,000,000 empty files once)
 python bench/run_all.py --quick    # small sizes (about a minute)
-python bench/run_all.py --only throughput,startup,server_startup
+python bench/run_all.py --only throughput,startup,server_startup,cli
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_cli
 import bench_overhead
 import bench_planning
 import bench_server_startup
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "throughput": bench_throughput.main,
     "planning": bench_planning.main,
     "server_startup": bench_server_startup.main,
+    "cli": bench_cli.main,
 }
 
 
@@ -42,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(BENCHMARKS)
     no_wait = ["--no-wait-quiet"] if args.no_wait_quiet else []
-    extra = {"startup": no_wait, "overhead": no_wait, "throughput": no_wait}
+    extra = {"startup": no_wait, "overhead": no_wait, "throughput": no_wait, "cli": no_wait}
     common.ensure_compiled()
     print(json.dumps(common.machine(), indent=2))
     results = {}
@@ -92,6 +94,13 @@ def main() -> None:
         print(
             f"server jobs: invoke -> driver up median {z['driver_up_s_median']:.3f} s forked from the zygote, "
             f"{f['driver_up_s_median']:.3f} s as fresh interpreters"
+        )
+    if "cli" in results:
+        rows = results["cli"]["rows"]
+        print(
+            "cli start-up (median): "
+            + ", ".join(f"{name} {rows[name]['median_ms']:.0f} ms" for name in bench_cli.TARGETS_MS)
+            + f" (targets < 150, < 150, < 300 ms); interpreter floor {rows['python -c pass']['median_ms']:.0f} ms"
         )
 
 

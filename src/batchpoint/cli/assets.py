@@ -12,13 +12,15 @@ the command modules keep their help texts next to their own commands.
 
 import builtins
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 import typer
 
-from batchpoint.cli.common import OutputOpt, QueryOpt, YesOpt, client
+from batchpoint.cli.common import NoWaitOpt, OutputOpt, QueryOpt, YesOpt, client
 from batchpoint.cli.output import OutputFormat, emit
-from batchpoint.client import Client
+
+if TYPE_CHECKING:
+    from batchpoint.client import Client
 
 VersionOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: the latest).")]
 AllVersionsOpt = Annotated[str | None, typer.Option("--version", "-v", help="Version (default: every version).")]
@@ -54,7 +56,7 @@ class _Commands(Generic[Operations]):
     """Defines commands on ``app`` for the asset called ``noun``, whose SDK operations ``operations`` returns."""
 
     def __init__(
-        self, app: typer.Typer, noun: str, operations: Callable[[Client], Operations], columns: Sequence[str]
+        self, app: typer.Typer, noun: str, operations: Callable[["Client"], Operations], columns: Sequence[str]
     ) -> None:
         self.app = app
         self.noun = noun
@@ -136,6 +138,7 @@ class VersionedCommands(_Commands[VersionedOperations]):
             name: Annotated[str, self._name_option()],
             version: Annotated[str, typer.Option("--version", "-v", help="Version to delete.")],
             yes: YesOpt = False,
+            no_wait: NoWaitOpt = False,
         ) -> None:
             if not yes:
                 typer.confirm(f"Delete {noun} '{name}' version '{version}'?", abort=True)
@@ -175,7 +178,12 @@ class NamedCommands(_Commands[NamedOperations]):
         """``delete --name [--yes]``, after asking unless --yes; ``also`` ends the question (" and ...")."""
         operations, noun = self.operations, self.noun
 
-        def delete(ctx: typer.Context, name: Annotated[str, self._name_option()], yes: YesOpt = False) -> None:
+        def delete(
+            ctx: typer.Context,
+            name: Annotated[str, self._name_option()],
+            yes: YesOpt = False,
+            no_wait: NoWaitOpt = False,
+        ) -> None:
             if not yes:
                 typer.confirm(f"Delete {noun} '{name}'{also}?", abort=True)
             operations(client(ctx)).delete(name)

@@ -7,19 +7,30 @@ from typing import Annotated
 
 import typer
 
-from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, YesOpt, client
+from batchpoint.cli import job
+from batchpoint.cli.common import (
+    ENDPOINT_FLAGS,
+    FILE_FLAGS,
+    FileOpt,
+    NoWaitOpt,
+    OutputOpt,
+    QueryOpt,
+    SetOpt,
+    YesOpt,
+    client,
+    parse_set,
+)
 from batchpoint.cli.output import OutputFormat, emit
-from batchpoint.common.overrides import parse_pairs
 
 app = typer.Typer(no_args_is_help=True)
 
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Name of the deployment.")]
-EndpointOpt = Annotated[str, typer.Option("--endpoint-name", "-e", help="Name of the batch endpoint.")]
+EndpointOpt = Annotated[str, typer.Option(*ENDPOINT_FLAGS, help="Name of the batch endpoint.")]
 OptionalNameOpt = Annotated[
     str | None, typer.Option("--name", "-n", help="Name of the deployment (overrides the file's).")
 ]
 OptionalEndpointOpt = Annotated[
-    str | None, typer.Option("--endpoint-name", "-e", help="Name of the batch endpoint (overrides the file's).")
+    str | None, typer.Option(*ENDPOINT_FLAGS, help="Name of the batch endpoint (overrides the file's).")
 ]
 SetDefaultOpt = Annotated[
     bool, typer.Option("--set-default", help="Make this deployment the endpoint's default deployment.")
@@ -30,17 +41,18 @@ COLUMNS = ("name", "endpoint_name", "type", "model", "compute", "is_default", "p
 @app.command("create")
 def create(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Option("--file", "-f", help="deployment.yml (Azure ML CLI v2 format).")],
+    file: Annotated[Path, typer.Option(*FILE_FLAGS, help="deployment.yml (Azure ML CLI v2 format).")],
     endpoint_name: OptionalEndpointOpt = None,
     name: OptionalNameOpt = None,
     set_default: SetDefaultOpt = False,
     set_: SetOpt = None,
+    no_wait: NoWaitOpt = False,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
     """Create a deployment from a deployment.yml file (model or pipeline deployment)."""
     deployment = client(ctx).batch_deployments.create_from_file(
-        file, endpoint_name=endpoint_name, name=name, overrides=parse_pairs(set_), set_default=set_default
+        file, endpoint_name=endpoint_name, name=name, overrides=parse_set(set_), set_default=set_default
     )
     emit(deployment, output, query, columns=COLUMNS)
 
@@ -53,12 +65,13 @@ def update(
     file: FileOpt = None,
     set_default: SetDefaultOpt = False,
     set_: SetOpt = None,
+    no_wait: NoWaitOpt = False,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
     """Change a deployment: from a file (code snapshotted again) or with --set on the deployment as it is."""
     deployment = client(ctx).batch_deployments.update(
-        name, endpoint_name, path=file, overrides=parse_pairs(set_), set_default=set_default
+        name, endpoint_name, path=file, overrides=parse_set(set_), set_default=set_default
     )
     emit(deployment, output, query, columns=COLUMNS)
 
@@ -87,9 +100,14 @@ def list_(
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, name: NameOpt, endpoint_name: EndpointOpt, yes: YesOpt = False) -> None:
+def delete(
+    ctx: typer.Context, name: NameOpt, endpoint_name: EndpointOpt, yes: YesOpt = False, no_wait: NoWaitOpt = False
+) -> None:
     """Delete a deployment (the default one only when it is the endpoint's last)."""
     if not yes:
         typer.confirm(f"Delete deployment '{name}' of batch endpoint '{endpoint_name}'?", abort=True)
     client(ctx).batch_deployments.delete(name, endpoint_name)
     typer.echo(f"Deleted deployment '{name}' of batch endpoint '{endpoint_name}'.", err=True)
+
+
+job.register_deployment_jobs(app)

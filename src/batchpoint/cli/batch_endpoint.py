@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
+from batchpoint.cli import job
 from batchpoint.cli.assets import NamedCommands
-from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, client
+from batchpoint.cli.common import FileOpt, NoWaitOpt, OutputOpt, QueryOpt, SetOpt, client, parse_set
 from batchpoint.cli.output import OutputFormat, emit
-from batchpoint.common.overrides import parse_pairs
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -26,11 +26,12 @@ def create(
     file: FileOpt = None,
     name: OptionalNameOpt = None,
     set_: SetOpt = None,
+    no_wait: NoWaitOpt = False,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
     """Create a batch endpoint from an endpoint.yml file, or from just a name."""
-    endpoint = client(ctx).batch_endpoints.create_from_file(file, name=name, overrides=parse_pairs(set_))
+    endpoint = client(ctx).batch_endpoints.create_from_file(file, name=name, overrides=parse_set(set_))
     emit(endpoint, output, query, columns=COLUMNS)
 
 
@@ -40,14 +41,16 @@ def update(
     name: OptionalNameOpt = None,
     file: FileOpt = None,
     set_: SetOpt = None,
+    no_wait: NoWaitOpt = False,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
     """Change an endpoint, e.g. its default deployment: --set defaults.deployment_name=NAME."""
-    endpoint = client(ctx).batch_endpoints.update(name, overrides=parse_pairs(set_), path=file)
+    endpoint = client(ctx).batch_endpoints.update(name, overrides=parse_set(set_), path=file)
     emit(endpoint, output, query, columns=COLUMNS)
 
 
 commands.show("Show a batch endpoint with its deployments and default deployment.")
 commands.list("List the batch endpoints of the workspace.")
 commands.delete("Delete a batch endpoint and all its deployments.", also=" and all its deployments")
+job.register_endpoint_jobs(app)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from batchpoint.cli.output import OutputFormat
-from batchpoint.client import Client
-from batchpoint.config import Settings
+
+if TYPE_CHECKING:
+    # Imported when a command first needs the client: --version and --help never load the SDK.
+    from batchpoint.client import Client
 
 OutputOpt = Annotated[
     OutputFormat, typer.Option("--output", "-o", help="Output format: json, yaml, table or tsv.", case_sensitive=False)
@@ -18,8 +20,15 @@ QueryOpt = Annotated[str | None, typer.Option("--query", help="JMESPath query ap
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", help="Override a field: --set settings.mini_batch_size=20 (repeatable).")
 ]
-FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="YAML specification file.")]
+# ``--f``: the Azure CLI accepts any unambiguous prefix of a long option, and scripts written for it use this one.
+FILE_FLAGS = ("--file", "--f", "-f")
+ENDPOINT_FLAGS = ("--endpoint-name", "--endpoint", "-e")
+FileOpt = Annotated[Path | None, typer.Option(*FILE_FLAGS, help="YAML specification file.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+NoWaitOpt = Annotated[
+    bool,
+    typer.Option("--no-wait", help="Accepted for Azure CLI scripts; batchpoint finishes the change before it returns."),
+]
 
 
 class CliState:
@@ -31,6 +40,9 @@ class CliState:
 
     def client(self) -> Client:
         if self._client is None:
+            from batchpoint.client import Client
+            from batchpoint.config import Settings
+
             self._client = Client(self.workspace, settings=Settings())
         return self._client
 
@@ -51,3 +63,10 @@ def split_tags(pairs: list[str] | None, field: str = "--tag") -> dict[str, str]:
             raise InvalidInput(f"'{pair}' is not KEY=VALUE", field=field)
         tags[key] = value
     return tags
+
+
+def parse_set(pairs: list[str] | None) -> list[tuple[str, Any]]:
+    """The ``--set`` values as (field, value) pairs; values are YAML scalars (``3`` is an int)."""
+    from batchpoint.common.overrides import parse_pairs  # yaml: only for a command that was given --set
+
+    return parse_pairs(pairs)

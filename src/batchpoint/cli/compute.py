@@ -8,9 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from batchpoint.cli.assets import DescriptionOpt, NamedCommands, NameOverrideOpt, TagOpt
-from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, client, split_tags
+from batchpoint.cli.common import FileOpt, NoWaitOpt, OutputOpt, QueryOpt, SetOpt, client, parse_set, split_tags
 from batchpoint.cli.output import OutputFormat, emit
-from batchpoint.common.overrides import parse_pairs
 from batchpoint.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True)
@@ -49,6 +48,7 @@ def create(
     description: DescriptionOpt = None,
     file: FileOpt = None,
     set_: SetOpt = None,
+    no_wait: NoWaitOpt = False,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
@@ -63,7 +63,7 @@ def create(
         description=description,
         tags=split_tags(tags) or None,
         file=file,
-        overrides=parse_pairs(set_),
+        overrides=parse_set(set_),
     )
     emit(compute, output, query, columns=COLUMNS)
 
@@ -82,6 +82,7 @@ def update(
     resources: ResourcesOpt = None,
     tags: TagOpt = None,
     description: DescriptionOpt = None,
+    no_wait: NoWaitOpt = False,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:

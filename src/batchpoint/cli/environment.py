@@ -14,9 +14,8 @@ from batchpoint.cli.assets import (
     VersionedCommands,
     VersionOpt,
 )
-from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, client, split_tags
+from batchpoint.cli.common import FileOpt, NoWaitOpt, OutputOpt, QueryOpt, SetOpt, client, parse_set, split_tags
 from batchpoint.cli.output import OutputFormat, emit
-from batchpoint.common.overrides import parse_pairs
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -40,6 +39,7 @@ def create(
     description: DescriptionOpt = None,
     file: FileOpt = None,
     set_: SetOpt = None,
+    no_wait: NoWaitOpt = False,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
@@ -54,7 +54,7 @@ def create(
         description=description,
         tags=split_tags(tags) or None,
         file=file,
-        overrides=parse_pairs(set_),
+        overrides=parse_set(set_),
     )
     emit(environment, output, query, columns=COLUMNS)
 

@@ -1,17 +1,19 @@
-"""``batchpoint job ...`` and the job-starting commands of ``batch-endpoint`` (invoke, list-jobs)."""
+"""``batchpoint job ...`` and the job commands of ``batch-endpoint`` (invoke, list-jobs) and ``batch-deployment``."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from batchpoint.cli.common import OutputOpt, QueryOpt, SetOpt, client
+from batchpoint.cli.common import ENDPOINT_FLAGS, FILE_FLAGS, OutputOpt, QueryOpt, SetOpt, client
 from batchpoint.cli.output import OutputFormat, emit
 from batchpoint.errors import JobFailed
-from batchpoint.jobs.schemas import Job, JobState
+
+if TYPE_CHECKING:
+    from batchpoint.jobs.schemas import Job
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -20,6 +22,8 @@ JOB_COLUMNS = ["name", "status", "endpoint_name", "deployment_name", "created_at
 
 
 def _fail_if_unsuccessful(job: Job) -> None:
+    from batchpoint.jobs.schemas import JobState
+
     if job.status is not JobState.completed:
         raise JobFailed(job.message or job.status.value)
 
@@ -33,14 +37,27 @@ def show(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.jso
 @app.command("list")
 def list_jobs(
     ctx: typer.Context,
-    endpoint_name: Annotated[str | None, typer.Option("--endpoint-name", "-e")] = None,
+    endpoint_name: Annotated[str | None, typer.Option(*ENDPOINT_FLAGS)] = None,
     status: Annotated[str | None, typer.Option("--status")] = None,
     max_results: Annotated[int, typer.Option("--max-results", "-r")] = 100,
+    experiment_name: Annotated[
+        str | None, typer.Option("--experiment-name", help="Only the jobs of this experiment.")
+    ] = None,
+    parent_job_name: Annotated[
+        str | None,
+        typer.Option("--parent-job-name", help="Only the child jobs of this job (batch jobs have none)."),
+    ] = None,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
     """List jobs, newest first."""
-    jobs = client(ctx).jobs.list(endpoint_name=endpoint_name, status=status, limit=max_results)
+    jobs = client(ctx).jobs.list(
+        endpoint_name=endpoint_name,
+        status=status,
+        limit=max_results,
+        experiment_name=experiment_name,
+        parent_job_name=parent_job_name,
+    )
     emit(jobs, output, query, columns=JOB_COLUMNS)
 
 
@@ -85,8 +102,8 @@ def download(
     typer.echo(f"Downloaded to {dest}")
 
 
-def register_invoke(endpoint_app: typer.Typer, deployment_app: typer.Typer) -> None:
-    """Add ``batch-endpoint invoke`` / ``list-jobs`` and ``batch-deployment list-jobs``."""
+def register_endpoint_jobs(endpoint_app: typer.Typer) -> None:
+    """Add ``batch-endpoint invoke`` and ``batch-endpoint list-jobs`` (after the endpoint's own commands)."""
 
     @endpoint_app.command("invoke")
     def invoke(
@@ -105,11 +122,13 @@ def register_invoke(endpoint_app: typer.Typer, deployment_app: typer.Typer) -> N
         instance_count: Annotated[int | None, typer.Option("--instance-count", "-c")] = None,
         job_name: Annotated[str | None, typer.Option("--job-name")] = None,
         experiment_name: Annotated[str | None, typer.Option("--experiment-name")] = None,
-        file: Annotated[
-            Path | None, typer.Option("--file", "-f", help="inputs.yml with inputs:/outputs: maps.")
-        ] = None,
+        file: Annotated[Path | None, typer.Option(*FILE_FLAGS, help="inputs.yml with inputs:/outputs: maps.")] = None,
         set_: SetOpt = None,
         stream_: Annotated[bool, typer.Option("--stream", help="Follow the job until it ends.")] = False,
+        no_wait: Annotated[
+            bool,
+            typer.Option("--no-wait", help="Accepted for Azure CLI scripts; invoke returns at once unless --stream."),
+        ] = False,
         output: OutputOpt = OutputFormat.json,
         query: QueryOpt = None,
     ) -> None:
@@ -135,11 +154,15 @@ def register_invoke(endpoint_app: typer.Typer, deployment_app: typer.Typer) -> N
         """List the jobs of an endpoint."""
         emit(client(ctx).jobs.list(endpoint_name=name), output, query, columns=JOB_COLUMNS)
 
+
+def register_deployment_jobs(deployment_app: typer.Typer) -> None:
+    """Add ``batch-deployment list-jobs`` (after the deployment's own commands)."""
+
     @deployment_app.command("list-jobs")
     def list_deployment_jobs(
         ctx: typer.Context,
         name: Annotated[str, typer.Option("--name", "-n")],
-        endpoint_name: Annotated[str, typer.Option("--endpoint-name", "-e")],
+        endpoint_name: Annotated[str, typer.Option(*ENDPOINT_FLAGS)],
         output: OutputOpt = OutputFormat.json,
         query: QueryOpt = None,
     ) -> None:

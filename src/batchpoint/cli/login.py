@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from batchpoint.client import userconfig
-
 
 def register(app: typer.Typer) -> None:
     @app.command("login")
@@ -19,6 +17,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Check the token against the server and save both; every command then talks to that server."""
+        from batchpoint.client import userconfig
         from batchpoint.client.remote import RemoteServices
 
         token = token or os.environ.get("BATCHPOINT_TOKEN") or typer.prompt("Token", hide_input=True)
@@ -34,6 +33,8 @@ def register(app: typer.Typer) -> None:
     @app.command("logout")
     def logout() -> None:
         """Forget the saved server and token; commands use the local workspace again."""
+        from batchpoint.client import userconfig  # pydantic: only for this command
+
         if userconfig.clear():
             typer.echo(f"Removed {userconfig.config_path()}")
         else:

@@ -9,12 +9,31 @@ from typing import Annotated
 import typer
 
 from batchpoint._version import __version__
-from batchpoint.cli import batch_deployment, batch_endpoint, compute, data, environment, job, model, workspace
 from batchpoint.cli import login as login_cli
 from batchpoint.cli import server as server_cli
-from batchpoint.cli import token as token_cli
+from batchpoint.cli import workspace
 from batchpoint.cli.common import CliState
+from batchpoint.cli.lazy import LazyGroup, LazyTyperGroup
 from batchpoint.errors import BatchpointError
+
+# Each group's module is imported only when the group is used (see cli/lazy.py): a call imports the
+# SDK and the services it needs inside its command function, and --version and --help none of them.
+GROUPS = {
+    "model": LazyGroup("batchpoint.cli.model", "Register and manage models."),
+    "environment": LazyGroup("batchpoint.cli.environment", "Register and manage environments."),
+    "data": LazyGroup("batchpoint.cli.data", "Register and manage data assets."),
+    "datastore": LazyGroup("batchpoint.cli.datastore", "Datastores: list and show."),
+    "compute": LazyGroup("batchpoint.cli.compute", "Register and manage compute targets."),
+    "batch-endpoint": LazyGroup("batchpoint.cli.batch_endpoint", "Batch endpoints: create, invoke, list jobs."),
+    "batch-deployment": LazyGroup("batchpoint.cli.batch_deployment", "Deployments behind batch endpoints."),
+    "job": LazyGroup("batchpoint.cli.job", "Batch jobs: show, stream, logs, cancel, resume, download."),
+    "token": LazyGroup("batchpoint.cli.token", "Server tokens: create, list, revoke."),
+}
+
+
+class RootGroup(LazyTyperGroup):
+    lazy_groups = GROUPS
+
 
 app = typer.Typer(
     name="batchpoint",
@@ -22,6 +41,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=RootGroup,
 )
 
 
@@ -46,17 +66,8 @@ def main(
 
 
 workspace.register(app)
-app.add_typer(model.app, name="model", help="Register and manage models.")
-app.add_typer(environment.app, name="environment", help="Register and manage environments.")
-app.add_typer(data.app, name="data", help="Register and manage data assets.")
-app.add_typer(compute.app, name="compute", help="Register and manage compute targets.")
-app.add_typer(batch_endpoint.app, name="batch-endpoint", help="Batch endpoints: create, invoke, list jobs.")
-app.add_typer(batch_deployment.app, name="batch-deployment", help="Deployments behind batch endpoints.")
-job.register_invoke(batch_endpoint.app, batch_deployment.app)
-app.add_typer(job.app, name="job", help="Batch jobs: show, stream, logs, cancel, resume, download.")
 server_cli.register(app)
 login_cli.register(app)
-app.add_typer(token_cli.app, name="token", help="Server tokens: create, list, revoke.")
 
 
 def run() -> None:

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 
 from batchpoint.cli.assets import DescriptionOpt, NewVersionOpt, TagOpt, VersionedCommands, VersionOpt
-from batchpoint.cli.common import FileOpt, OutputOpt, QueryOpt, SetOpt, client, split_tags
+from batchpoint.cli.common import FileOpt, NoWaitOpt, OutputOpt, QueryOpt, SetOpt, client, parse_set, split_tags
 from batchpoint.cli.output import OutputFormat, emit
-from batchpoint.common.overrides import parse_pairs
 from batchpoint.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True)
@@ -33,6 +32,7 @@ def create(
     stage: Annotated[str | None, typer.Option("--stage", help="Stage label, e.g. Development.")] = None,
     file: FileOpt = None,
     set_: SetOpt = None,
+    no_wait: NoWaitOpt = False,
     output: OutputOpt = OutputFormat.json,
     query: QueryOpt = None,
 ) -> None:
@@ -46,7 +46,7 @@ def create(
         tags=split_tags(tags) or None,
         stage=stage,
         file=file,
-        overrides=parse_pairs(set_),
+        overrides=parse_set(set_),
     )
     emit(model, output, query, columns=COLUMNS)
 

@@ -6,15 +6,15 @@ import json
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jmespath
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-
-from batchpoint.common import yamlio
 from batchpoint.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# jmespath, pydantic, rich and yaml are imported where they are used: every command module imports
+# this one for ``OutputFormat`` at start-up, and a ``-o json`` answer needs none of them.
 
 
 class OutputFormat(StrEnum):
@@ -26,6 +26,8 @@ class OutputFormat(StrEnum):
 
 def to_plain(obj: Any) -> Any:
     """Pydantic objects (and lists of them) to JSON-compatible data."""
+    from pydantic import BaseModel
+
     if isinstance(obj, BaseModel):
         return obj.model_dump(mode="json", exclude_none=False)
     if isinstance(obj, list | tuple):
@@ -59,6 +61,8 @@ def _tsv(data: Any) -> str:
 
 
 def _table(data: Any, columns: Sequence[str] | None) -> Table:
+    from rich.table import Table
+
     items = data if isinstance(data, list) else [data]
     table = Table(show_lines=False, header_style="bold")
     if items and all(isinstance(i, dict) for i in items):
@@ -84,6 +88,8 @@ def emit(
     """Print ``obj`` in the requested format after applying ``query``."""
     data = to_plain(obj)
     if query:
+        import jmespath
+
         try:
             data = jmespath.search(query, data)
         except jmespath.exceptions.JMESPathError as exc:
@@ -92,9 +98,13 @@ def emit(
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     elif fmt is OutputFormat.yaml:
+        from batchpoint.common import yamlio
+
         sys.stdout.write(yamlio.dumps(data))
     elif fmt is OutputFormat.tsv:
         text = _tsv(data)
         sys.stdout.write(text + ("\n" if text else ""))
     else:
+        from rich.console import Console
+
         Console().print(_table(data, None if query else columns))

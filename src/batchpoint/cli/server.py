@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from batchpoint.cli.common import CliState
-from batchpoint.config import Settings
 
 #: Never handed to drivers and workers (they inherit the server's environment and run user code).
 SECRET_ENV = ("BATCHPOINT_BOOTSTRAP_TOKEN", "BATCHPOINT_TOKEN")
@@ -55,6 +54,7 @@ def register(app: typer.Typer) -> None:
         """Serve the workspace to a team: REST API with tokens, job queue, /metrics, /health."""
         import uvicorn
 
+        from batchpoint.config import Settings
         from batchpoint.server.app import create_app
         from batchpoint.server.auth import check_bootstrap
         from batchpoint.server.guards import allowed_hosts

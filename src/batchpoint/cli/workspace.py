@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from batchpoint.workspace import init_workspace
-
 
 def register(app: typer.Typer) -> None:
     @app.command("init")
@@ -17,5 +15,7 @@ def register(app: typer.Typer) -> None:
         exist_ok: Annotated[bool, typer.Option("--exist-ok", help="Succeed if a workspace is already there.")] = False,
     ) -> None:
         """Create a workspace (a .batchpoint folder) in PATH."""
+        from batchpoint.workspace import init_workspace  # the database layer: only when it is needed
+
         root = init_workspace(path, exist_ok=exist_ok)
         typer.echo(f"Workspace ready at {root}")

@@ -25,6 +25,7 @@ from batchpoint.workspace import Workspace
 if TYPE_CHECKING:
     from batchpoint.client.operations.computes import ComputeOperations
     from batchpoint.client.operations.data import DataOperations
+    from batchpoint.client.operations.datastores import DatastoreOperations
     from batchpoint.client.operations.endpoints import BatchDeploymentOperations, BatchEndpointOperations
     from batchpoint.client.operations.environments import EnvironmentOperations
     from batchpoint.client.operations.jobs import JobOperations
@@ -98,6 +99,12 @@ class Client:
         from batchpoint.client.operations.data import DataOperations
 
         return DataOperations(self._services)
+
+    @cached_property
+    def datastores(self) -> DatastoreOperations:
+        from batchpoint.client.operations.datastores import DatastoreOperations
+
+        return DatastoreOperations(self._services)
 
     @cached_property
     def computes(self) -> ComputeOperations:

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from batchpoint.services import Services
 
 
+#: How many of the newest jobs an ``experiment_name`` filter looks through (the server's largest page).
+EXPERIMENT_WINDOW = 1000
+
+
 class JobOperations:
     """Batch jobs."""
 
@@ -25,11 +29,24 @@ class JobOperations:
 
     def list(
         self, *, endpoint_name: str | None = None, deployment_name: str | None = None, status: str | None = None,
-        limit: int = 100,
+        limit: int = 100, experiment_name: str | None = None, parent_job_name: str | None = None,
     ) -> list[Job]:  # fmt: skip
-        return self._services.jobs.list(
-            endpoint_name=endpoint_name, deployment_name=deployment_name, status=status, limit=limit
+        """Jobs, newest first, at most ``limit``.
+
+        ``experiment_name`` is filtered here, not by the service (which has no such filter): among the
+        newest ``max(limit, 1000)`` jobs that match the other filters, so an experiment whose jobs are all
+        older than that shows none. ``parent_job_name`` lists the child jobs of a (pipeline) job, as
+        ``az ml job list --parent-job-name`` does; batch jobs have no children, so it is always empty.
+        """
+        if parent_job_name is not None:
+            return []
+        window = limit if experiment_name is None else max(limit, EXPERIMENT_WINDOW)
+        jobs = self._services.jobs.list(
+            endpoint_name=endpoint_name, deployment_name=deployment_name, status=status, limit=window
         )
+        if experiment_name is not None:
+            jobs = [job for job in jobs if job.experiment_name == experiment_name]
+        return jobs[:limit]
 
     def wait(self, name: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None) -> Job:
         return self._services.jobs.wait(name, timeout=timeout, on_update=on_update)

@@ -1,0 +1,67 @@
+"""A Typer group whose sub-command groups are imported only when one of them is used.
+
+Building a Typer group needs every command function, so registering ``model``, ``job``, ... the
+usual way (``app.add_typer``) imports every command module on every call, ``--version`` included.
+Here the root group knows each group by name, module and one-line help; a group's module is imported
+the first time the group is resolved (``batchpoint job show`` imports ``batchpoint.cli.job`` only).
+Listing the groups (the root's ``--help``) needs only their names and help, so it uses stand-ins
+that carry just those: the help text reads exactly as if the real groups had been added.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import typer
+import typer.core
+import typer.main
+
+
+@dataclass(frozen=True)
+class LazyGroup:
+    """A sub-command group: the module defining its ``app`` (a ``typer.Typer``) and its help line."""
+
+    module: str
+    help: str
+
+
+class LazyTyperGroup(typer.core.TyperGroup):
+    """The root group; subclasses name their lazy groups in ``lazy_groups`` (in the order they are listed)."""
+
+    lazy_groups: ClassVar[Mapping[str, LazyGroup]] = {}
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        # Stand-ins keep the names in ``self.commands`` (listing order, "Did you mean ...?" suggestions).
+        for name, group in self.lazy_groups.items():
+            self.commands[name] = typer.core.TyperGroup(
+                name=name, help=group.help, rich_markup_mode=self.rich_markup_mode
+            )
+        self._pending = set(self.lazy_groups)
+        self._listing = False
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in self._pending and not self._listing:
+            self.commands[cmd_name] = self._load(cmd_name)
+            self._pending.discard(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        # The commands panel reads each group's name and help only: the stand-ins have both.
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def _load(self, name: str) -> Any:
+        """The click group of ``name``, built exactly as ``app.add_typer(module.app, name=..., help=...)`` would."""
+        group = self.lazy_groups[name]
+        sub_app: typer.Typer = importlib.import_module(group.module).app
+        holder = typer.Typer(rich_markup_mode=self.rich_markup_mode, suggest_commands=self.suggest_commands)
+        holder.add_typer(sub_app, name=name, help=group.help)
+        built: Any = typer.main.get_command(holder)
+        return built.commands[name]
