@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import os
 import signal
 import time
@@ -103,8 +104,14 @@ def read_output(path: Path) -> list[tuple[str, int]]:
 
 
 def attempts_csv(job_dir: Path) -> list[dict[str, str]]:
-    with open(job_dir / "logs" / "processed_mini-batches.csv", newline="") as fh:
-        return list(csv.DictReader(fh))
+    """The attempts log's complete rows; a line the driver is still writing is left out (tests poll it)."""
+    try:
+        text = (job_dir / "logs" / "processed_mini-batches.csv").read_text()
+    except FileNotFoundError:
+        return []
+    complete = text[: text.rfind("\n") + 1]
+    rows = list(csv.DictReader(io.StringIO(complete, newline="")))
+    return [r for r in rows if None not in r and all(v is not None for v in r.values())]
 
 
 def worker_pids(job_name: str) -> list[int]:
