@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from batchpoint import Client
+from batchpoint.executors import privileges
+from batchpoint.executors.privileges import WorkerIdentity
 from batchpoint.workspace import init_workspace
 
 BIN = Path(sys.executable).parent
@@ -43,6 +45,19 @@ def _workers_keep_root() -> Iterator[None]:
         os.environ.pop("BATCHPOINT_ENGINE_WORKER_USER", None)
     else:
         os.environ["BATCHPOINT_ENGINE_WORKER_USER"] = saved
+
+
+@pytest.fixture
+def worker_user() -> WorkerIdentity:
+    """The default worker user (tests that run as root); skips when it cannot run this interpreter."""
+    if not privileges.running_as_root():
+        pytest.skip("workers drop to another user only when batchpoint runs as root")
+    identity = privileges.worker_identity(None)
+    assert identity is not None and identity.uid != 0
+    blocked = privileges.python_problem(identity)
+    if blocked:
+        pytest.skip(f"the worker user {identity.label} cannot run {blocked[0].label}: {blocked[1]}")
+    return identity
 
 
 @pytest.fixture

@@ -91,11 +91,10 @@ def _workers_keep_root(env: dict[str, str]) -> str | None:
     identity = privileges.worker_identity(None)
     if identity is None:
         return None
-    needs = [privileges.Need("this Python", Path(sys.executable)), privileges.Need("this demo", ROOT)]
-    found = privileges.problems(identity, needs)
-    if not found:
+    found = privileges.python_problem(identity, privileges.Need("this demo", ROOT))
+    if found is None:
         return None
-    need, why, _ = found[0]
+    need, why = found
     return (
         f"running as root: batchpoint would run workers as {identity.label}, which cannot use {need.label} "
         f"{need.path} ({why}); the demo keeps workers as root (BATCHPOINT_ENGINE_WORKER_USER=root). "

@@ -25,6 +25,7 @@ import os
 import pwd
 import stat
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,3 +327,15 @@ def _confirm(identity: WorkerIdentity, needs: Sequence[Need]) -> set[Need]:
     printed = set(proc.stdout.splitlines())
     # A path with a newline in it cannot be told apart in the output: it stays denied.
     return {need for key, group in args.items() if key in printed or "\n" in key for need in group}
+
+
+def python_problem(identity: WorkerIdentity, *extra: Need) -> tuple[Need, str] | None:
+    """What keeps ``identity`` from running this interpreter and batchpoint (and ``extra``), or None.
+
+    The demo and the worker-user tests ask this before they rely on the drop (a Python installed
+    under a 0700 home folder cannot be run by another user).
+    """
+    src = Path(__file__).resolve().parent.parent.parent
+    needs = [Need("this Python", Path(sys.executable), "run"), Need("batchpoint", src), *extra]
+    found = problems(identity, needs)
+    return (found[0][0], found[0][1]) if found else None

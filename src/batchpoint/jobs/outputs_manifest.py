@@ -14,6 +14,8 @@ import stat
 from pathlib import Path
 from typing import IO
 
+from batchpoint.jobs.schemas import JobOutput
+
 MANIFEST = "output-manifest.json"
 
 
@@ -84,3 +86,9 @@ def written_files(job_dir: Path, output_dir: Path, fallback: str | None = None) 
         if root in resolved.parents:
             found.append((rel, path))
     return found
+
+
+def job_files(job_dir: Path, output: JobOutput, completed: bool) -> list[tuple[str, Path]]:
+    """The files of one job output to hand out; a completed job from before manifests offers its output file."""
+    fallback = Path(output.file).name if output.file and completed else None
+    return written_files(job_dir, Path(output.path), fallback)

@@ -285,9 +285,8 @@ class JobService:
             if out_name not in job.outputs:
                 raise NotFound(f"job '{name}' has no output named '{out_name}' (outputs: {', '.join(job.outputs)})")
             output = job.outputs[out_name]
-            fallback = Path(output.file).name if output.file and job.status is JobState.completed else None
             job_dir = self.ctx.layout.job_dir(name)
-            for rel, src in outputs_manifest.written_files(job_dir, Path(output.path), fallback):
+            for rel, src in outputs_manifest.job_files(job_dir, output, job.status is JobState.completed):
                 target = dest / "named-outputs" / out_name / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, target)

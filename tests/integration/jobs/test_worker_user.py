@@ -21,8 +21,7 @@ import pytest
 from batchpoint.common import yamlio
 from batchpoint.config import EngineSettings
 from batchpoint.executors import privileges
-from batchpoint.executors.launch import SRC_ROOT
-from batchpoint.executors.privileges import Need, WorkerIdentity
+from batchpoint.executors.privileges import WorkerIdentity
 
 from .conftest import Env, _jobs_env, write_inputs
 
@@ -61,18 +60,6 @@ def run(mini_batch):
             fh.write(str(os.getuid()))
     return mini_batch
 """
-
-
-@pytest.fixture
-def worker_user() -> WorkerIdentity:
-    """The default worker user; skips when it cannot run this interpreter (installed under /root, say)."""
-    identity = privileges.worker_identity(None)
-    assert identity is not None and identity.uid != 0
-    needs = [Need("the Python interpreter", Path(sys.executable), "run"), Need("batchpoint", Path(SRC_ROOT))]
-    blocked = privileges.problems(identity, needs)
-    if blocked:
-        pytest.skip(f"the worker user {identity.label} cannot run this Python: {blocked[0][1]}")
-    return identity
 
 
 @pytest.fixture

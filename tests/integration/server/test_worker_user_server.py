@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +16,7 @@ import pytest
 
 from batchpoint.common import yamlio
 from batchpoint.executors import privileges
-from batchpoint.executors.launch import SRC_ROOT
-from batchpoint.executors.privileges import Need, WorkerIdentity
+from batchpoint.executors.privileges import WorkerIdentity
 from batchpoint.workspace import init_workspace
 
 from .conftest import Server, _environment, kill_tree_of, read_predictions, write_inputs
@@ -31,18 +29,6 @@ import os
 def run(mini_batch):
     return [(os.path.basename(path), os.getuid(), os.geteuid()) for path in mini_batch]
 """
-
-
-@pytest.fixture
-def worker_user() -> WorkerIdentity:
-    """The default worker user; skips when it cannot run this interpreter (installed under /root, say)."""
-    identity = privileges.worker_identity(None)
-    assert identity is not None and identity.uid != 0
-    needs = [Need("the Python interpreter", Path(sys.executable), "run"), Need("batchpoint", Path(SRC_ROOT))]
-    blocked = privileges.problems(identity, needs)
-    if blocked:
-        pytest.skip(f"the worker user {identity.label} cannot run this Python: {blocked[0][1]}")
-    return identity
 
 
 @pytest.fixture

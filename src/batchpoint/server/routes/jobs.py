@@ -116,8 +116,7 @@ def job_output(
             field="output_name",
         )
     output = job.outputs[output_name]
-    fallback = Path(output.file).name if output.file and job.status is JobState.completed else None
-    files = outputs_manifest.written_files(svc.layout.job_dir(name), Path(output.path), fallback)
+    files = outputs_manifest.job_files(svc.layout.job_dir(name), output, job.status is JobState.completed)
     staging = _staging(svc, background)
     archive = staging / "archive.tar.gz"
     root = Path(output.path)
