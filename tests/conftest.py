@@ -36,7 +36,7 @@ def _workers_keep_root() -> Iterator[None]:
     As root, workers would otherwise drop to an unprivileged user, who cannot enter pytest's
     ``tmp_path`` folders (0700 under /tmp/pytest-of-root) where these tests keep their workspaces and
     inputs. The drop is tested on its own, in folders that user can reach: tests/integration/jobs/
-    test_worker_user.py and tests/integration/server/test_worker_user_server.py.
+    test_worker_user.py and tests/e2e/server/test_worker_user_server.py.
     """
     saved = os.environ.get("BATCHPOINT_ENGINE_WORKER_USER")
     os.environ["BATCHPOINT_ENGINE_WORKER_USER"] = "root"
@@ -118,3 +118,18 @@ class Cli:
 @pytest.fixture
 def cli(workspace: Path) -> Cli:
     return Cli(workspace)
+
+
+_LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by its folder, so that ``-m unit`` (or ``-m "not e2e"``) picks a layer."""
+    root = Path(__file__).parent
+    for item in items:
+        try:
+            layer = item.path.relative_to(root).parts[0]
+        except ValueError:
+            continue
+        if layer in _LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))

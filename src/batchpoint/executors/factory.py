@@ -16,7 +16,7 @@ from batchpoint.executors.base import Executor
 from batchpoint.executors.privileges import Need
 
 if TYPE_CHECKING:
-    from batchpoint.jobs.engine import JobRunner
+    from batchpoint.batch.engine import JobRunner
 
 log = logging.getLogger("batchpoint.driver")
 

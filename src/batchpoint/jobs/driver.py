@@ -1,7 +1,8 @@
 """The job driver process: ``python -m batchpoint.jobs.driver --workspace W --job NAME --epoch N``.
 
-In embedded mode ``invoke`` starts one detached driver per job (double fork, new session), so
-closing the terminal or ending the calling program does not stop the job.
+One driver runs one job of any kind to its end: it reads the job's ``type`` and hands the job to
+that kind's runner (``jobs/kinds.py``). ``launcher/launch.py`` starts drivers detached (double
+fork, new session), so closing the terminal or ending the calling program does not stop the job.
 """
 
 from __future__ import annotations
@@ -9,53 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
-
-
-def spawn(
-    workspace_root: Path,
-    job_name: str,
-    epoch: int,
-    log_file: Path,
-    *,
-    env: dict[str, str] | None = None,
-    allow_fork: bool = False,
-) -> None:
-    """Start a detached driver; returns once it is running on its own (its pid lands in the database).
-
-    ``env`` replaces the inherited environment (the server passes its database URL and engine
-    settings this way, without secrets such as its bootstrap token). ``allow_fork`` lets an
-    embedded caller be forked into the driver when that is safe (see ``jobs/forking.py``).
-    """
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    if env is None and allow_fork:
-        from batchpoint.jobs import forking
-
-        origin = f"forked from pid {os.getpid()}"
-        if forking.can_fork() and forking.fork_detached(
-            lambda: run_driver(workspace_root, job_name, epoch, origin=origin),
-            log_file,
-            title=driver_title(workspace_root, job_name, epoch),
-        ):
-            return
-    with open(log_file, "ab") as out:
-        proc = subprocess.Popen(
-            [*driver_command(workspace_root, job_name, epoch), "--detach"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True, env=env,
-        )  # fmt: skip
-        proc.wait()
-
-
-def driver_command(workspace_root: Path, job_name: str, epoch: int) -> list[str]:
-    return [sys.executable, "-m", "batchpoint.jobs.driver", "--workspace", str(workspace_root),
-            "--job", job_name, "--epoch", str(epoch)]  # fmt: skip
-
-
-def driver_title(workspace_root: Path, job_name: str, epoch: int) -> str:
-    """What ``ps`` shows for a forked driver: the command line a fresh one would have."""
-    return " ".join(driver_command(workspace_root, job_name, epoch))
 
 
 def _detach() -> None:
@@ -84,8 +40,8 @@ def run_driver(workspace_root: Path, job_name: str, epoch: int, *, origin: str =
     from batchpoint.executors.launch import prestart
 
     prestarted = prestart(workspace_root / "jobs" / job_name)
+    from batchpoint.batch.engine import JobRunner
     from batchpoint.config import Settings
-    from batchpoint.jobs.engine import JobRunner
     from batchpoint.services import Services
     from batchpoint.workspace import Workspace
 

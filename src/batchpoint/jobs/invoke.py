@@ -17,13 +17,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchpoint.batch.inputs import resolve_input
 from batchpoint.common import overrides as ov
 from batchpoint.common import validation, yamlio
 from batchpoint.common.text import shown
 from batchpoint.endpoints.schemas import BatchDeployment
 from batchpoint.endpoints.settings import BatchDeploymentSettings
 from batchpoint.errors import Conflict, Forbidden, InvalidInput
-from batchpoint.jobs.inputs import resolve_input
 from batchpoint.jobs.schemas import JobInput, JobOutput
 
 if TYPE_CHECKING:

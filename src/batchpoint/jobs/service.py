@@ -143,8 +143,8 @@ class JobService:
         """
         if spec.environment is not None or spec.builtin_scorer or spec.compute.get("type") == "ray":
             return
+        from batchpoint.batch.prepare import prepare_runtime
         from batchpoint.executors.launch import write_plan
-        from batchpoint.jobs.prepare import prepare_runtime
 
         job_dir = self.ctx.layout.job_dir(name)
         try:
@@ -157,12 +157,14 @@ class JobService:
             return
 
     def _spawn(self, name: str, epoch: int, compute_type: str | None) -> None:
-        from batchpoint.jobs.driver import spawn
+        from batchpoint.launcher.launch import DriverLauncher
 
         job_dir = self.ctx.layout.job_dir(name)
         # A Ray driver talks gRPC, whose state must not be inherited from a caller that has used Ray.
         allow_fork = self.ctx.settings.engine.fork_driver and compute_type != "ray"
-        spawn(self.ctx.workspace.root, name, epoch, job_dir / "logs" / "driver.out", allow_fork=allow_fork)
+        DriverLauncher(allow_fork=allow_fork).launch(
+            self.ctx.workspace.root, name, epoch, job_dir / "logs" / "driver.out"
+        )
 
     # -- reading -----------------------------------------------------------------------------------
     def _row(self, session: Any, name: str) -> JobRow:

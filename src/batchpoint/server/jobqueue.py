@@ -32,10 +32,11 @@ from sqlalchemy import select, update
 
 from batchpoint.config import ServerSettings
 from batchpoint.errors import InvalidInput
-from batchpoint.jobs.driver_env import driver_environment
 from batchpoint.jobs.schemas import TERMINAL, JobState
 from batchpoint.jobs.views import driver_info
-from batchpoint.jobs.zygote import DriverZygote
+from batchpoint.launcher.driver_env import driver_environment
+from batchpoint.launcher.launch import DriverLauncher
+from batchpoint.launcher.zygote import DriverZygote
 from batchpoint.services import Services
 from batchpoint.store.tables import JobRow
 
@@ -103,15 +104,15 @@ class JobQueue:
         self._driver_env = driver_environment(services.settings)
         # Drivers forked from a pre-imported helper are up in milliseconds (see jobs/zygote.py).
         enabled = self.engine.fork_driver and DriverZygote.supported()
-        self._zygote = DriverZygote(self._driver_env) if enabled else None
+        zygote = DriverZygote(self._driver_env) if enabled else None
+        self._launcher = DriverLauncher(env=self._driver_env, zygote=zygote)
 
     def limit(self, compute: str) -> int:
         return self.limits.get(compute, self.settings.jobs_per_compute)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
-        if self._zygote is not None:
-            self._zygote.warm()
+        self._launcher.warm()
         self._thread = threading.Thread(target=self._run, name="batchpoint-job-queue", daemon=True)
         self._thread.start()
 
@@ -120,8 +121,7 @@ class JobQueue:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._zygote is not None:
-            self._zygote.stop()
+        self._launcher.close()
 
     def notify(self) -> None:
         """A job was queued: look now rather than at the next poll."""
@@ -197,12 +197,8 @@ class JobQueue:
         return epoch if won else None
 
     def _spawn(self, name: str, epoch: int) -> None:
-        from batchpoint.jobs.driver import spawn
-
         log_file = self.services.layout.job_dir(name) / "logs" / "driver.out"
-        root = self.services.workspace.root
-        if self._zygote is None or not self._zygote.spawn(root, name, epoch, log_file):
-            spawn(root, name, epoch, log_file, env=self._driver_env)
+        self._launcher.launch(self.services.workspace.root, name, epoch, log_file)
         self._started[name] = epoch
 
     def _launch(self, job: _Job) -> bool:

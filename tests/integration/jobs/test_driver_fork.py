@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from batchpoint import Client
-from batchpoint.jobs import forking
+from batchpoint.launcher import forking
 from batchpoint.store.db import Database, sqlite_url
 
 from .conftest import Env, read_output, wait_for, write_inputs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from batchpoint.config import EngineSettings, Settings
-from batchpoint.jobs.driver_env import driver_environment
+from batchpoint.launcher.driver_env import driver_environment
 
 
 def test_no_tokens_the_database_url_and_only_the_engine_settings_that_are_set() -> None:

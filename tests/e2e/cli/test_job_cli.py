@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import Cli
-
-from .conftest import SCORER, write_inputs
+from tests.integration.jobs.conftest import SCORER, write_inputs
 
 DEPLOYMENT = """\
 $schema: https://azuremlschemas.azureedge.net/latest/modelBatchDeployment.schema.json

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from batchpoint.jobs import merge
+from batchpoint.batch import merge
 
 
 def _part(path: Path, rows: str) -> Path:

@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.conftest import CliResult
 
 from batchpoint import Client
 from batchpoint.cli.main import run
 from batchpoint.store.tables import BatchDeploymentRow, BatchEndpointRow
 
-from ..conftest import CliResult
-
-DATA = Path(__file__).parents[1] / "data" / "registry"
+DATA = Path(__file__).parents[2] / "data" / "registry"
 MODEL_YML = DATA / "models" / "heart-mlflow" / "model.yml"
 
 

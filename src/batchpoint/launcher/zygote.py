@@ -8,7 +8,7 @@ detached driver and answers ``ok`` (or ``error: ...``) on stdout. A driver is th
 milliseconds instead of importing batchpoint again. The zygote ends when its stdin closes, which
 is when the server ends; drivers it forked have their own sessions and go on.
 
-    python -m batchpoint.jobs.zygote        # started by the server with the drivers' environment
+    python -m batchpoint.launcher.zygote        # started by the server with the drivers' environment
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class DriverZygote:
     def _running(self) -> subprocess.Popen[bytes]:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "batchpoint.jobs.zygote"],
+                [sys.executable, "-m", "batchpoint.launcher.zygote"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env,  # stderr: the server's log
                 close_fds=True,
             )  # fmt: skip
@@ -106,8 +106,9 @@ class DriverZygote:
 
 def _handle(line: bytes) -> str:
     """Fork the driver one request asks for; the answer line for the server."""
-    from batchpoint.jobs import forking
-    from batchpoint.jobs.driver import driver_title, run_driver
+    from batchpoint.jobs.driver import run_driver
+    from batchpoint.launcher import forking
+    from batchpoint.launcher.launch import driver_title
 
     try:
         request = json.loads(line)
@@ -127,8 +128,8 @@ def _handle(line: bytes) -> str:
 
 def main() -> int:
     # Everything a driver imports, once, before the first request.
+    from batchpoint.batch.engine import JobRunner  # noqa: F401
     from batchpoint.config import Settings  # noqa: F401
-    from batchpoint.jobs.engine import JobRunner  # noqa: F401
     from batchpoint.services import Services  # noqa: F401
     from batchpoint.workspace import Workspace  # noqa: F401
 

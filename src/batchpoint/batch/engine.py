@@ -20,16 +20,17 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchpoint.batch import inputs, merge
+from batchpoint.batch.accounting import Accounting, JobAbort
+from batchpoint.batch.ledger import Ledger, Pending, Superseded
+from batchpoint.batch.plan import PlanReader, write_plan
+from batchpoint.batch.scheduler import Attempt, PendingQueue, Slot
 from batchpoint.errors import BatchpointError
 from batchpoint.executors.base import Executor
 from batchpoint.executors.launch import Launched
 from batchpoint.executors.messages import ErrorInfo, Exited, InitFailed, Ready, TaskMessage, TaskResult, WorkerEvent
-from batchpoint.jobs import inputs, merge, outputs_manifest
-from batchpoint.jobs.accounting import Accounting, JobAbort
+from batchpoint.jobs import outputs_manifest
 from batchpoint.jobs.joblogs import JobLogs
-from batchpoint.jobs.ledger import Ledger, Pending, Superseded
-from batchpoint.jobs.plan import PlanReader, write_plan
-from batchpoint.jobs.scheduler import Attempt, PendingQueue, Slot
 from batchpoint.jobs.schemas import JobState, RunSpec
 from batchpoint.store.tables import JobRow
 
@@ -130,7 +131,7 @@ class JobRunner:
                 self.logs.close()
 
     def _start(self) -> None:
-        from batchpoint.jobs.prepare import prepare_runtime
+        from batchpoint.batch.prepare import prepare_runtime
 
         if self.ledger.read_state() == JobState.cancel_requested:
             # Canceled between invoke and this driver's start: honour it before doing anything.

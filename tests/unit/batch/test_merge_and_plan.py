@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from batchpoint.batch import merge
+from batchpoint.batch.ledger import Batch, Ledger, Superseded
+from batchpoint.batch.plan import PlanReader, write_plan
 from batchpoint.errors import Conflict
-from batchpoint.jobs import merge
-from batchpoint.jobs.ledger import Batch, Ledger, Superseded
-from batchpoint.jobs.plan import PlanReader, write_plan
 from batchpoint.runtime.formatting import write_part
 from batchpoint.store import Database
 from batchpoint.store.tables import JobRow, MiniBatchRow

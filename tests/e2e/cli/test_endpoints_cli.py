@@ -16,7 +16,7 @@ import yaml
 
 from batchpoint import Client
 
-DATA = Path(__file__).parents[1] / "data" / "azureml"
+DATA = Path(__file__).parents[2] / "data" / "azureml"
 TORCH = "mnist-classifier/deployment-torch/deployment.yml"
 LEGACY = "mnist-classifier/deployment-legacy/deployment.yml"
 

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from batchpoint.jobs.ledger import Pending
+from batchpoint.batch.ledger import Pending
 
 
 @dataclass

@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from batchpoint.batch.ledger import Batch, Pending
+from batchpoint.batch.scheduler import Attempt, PendingQueue
 from batchpoint.endpoints.settings import BatchDeploymentSettings
 from batchpoint.executors.messages import TaskResult
 from batchpoint.jobs.joblogs import JobLogs
-from batchpoint.jobs.ledger import Batch, Pending
-from batchpoint.jobs.scheduler import Attempt, PendingQueue
 from batchpoint.jobs.schemas import JobState
 
 

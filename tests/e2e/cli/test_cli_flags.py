@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 from tests.conftest import Cli, CliResult
-from tests.integration.server.conftest import Server
+from tests.e2e.server.conftest import Server
 
 from batchpoint import Client
 from batchpoint.workspace import init_workspace
 
-DATA = Path(__file__).parents[1] / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 SCORER = """
 def init():

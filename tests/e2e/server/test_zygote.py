@@ -28,7 +28,7 @@ def _zygote_pid(server: Server) -> int | None:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"batchpoint.jobs.zygote" in cmdline:
+        if b"batchpoint.launcher.zygote" in cmdline:
             return pid
     return None
 
