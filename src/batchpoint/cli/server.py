@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
 
         from batchpoint.config import Settings
         from batchpoint.server.app import create_app
-        from batchpoint.server.auth import check_bootstrap
         from batchpoint.server.guards import allowed_hosts
+        from batchpoint.tokens.auth import check_bootstrap
 
         state: CliState = ctx.find_root().obj
         settings = Settings()

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from batchpoint.client.operations.jobs import JobOperations
     from batchpoint.client.operations.models import ModelOperations
     from batchpoint.client.remote import RemoteServices, RemoteTokens
-    from batchpoint.server.tokens import TokenService
+    from batchpoint.tokens.service import TokenService
 
 
 class Client:
@@ -78,7 +78,7 @@ class Client:
         """Tokens of the server (owner only), or of the local workspace's database (embedded)."""
         if self._remote is not None:
             return self._remote.tokens
-        from batchpoint.server.tokens import TokenService
+        from batchpoint.tokens.service import TokenService
 
         return TokenService(self._services.db, actor=self._services.actor or "local")
 

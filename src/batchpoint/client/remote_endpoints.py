@@ -25,7 +25,7 @@ from batchpoint.endpoints.specs import (
 from batchpoint.errors import BatchpointError, InvalidInput, NotFound
 from batchpoint.jobs import invoke as inv
 from batchpoint.jobs.schemas import Job
-from batchpoint.server.tokens import NewToken, TokenInfo
+from batchpoint.tokens.service import NewToken, TokenInfo
 
 
 class RemoteBatchEndpoints:

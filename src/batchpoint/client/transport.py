@@ -12,8 +12,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from batchpoint.artifacts import archives
 from batchpoint.errors import BatchpointError, InvalidInput
-from batchpoint.server import archives
 
 M = TypeVar("M", bound=BaseModel)
 API = "/api/v1"

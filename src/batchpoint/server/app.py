@@ -30,7 +30,7 @@ from batchpoint.server.metrics import Metrics
 from batchpoint.server.middleware import AuthGate, MetricsMiddleware, RequestLimits
 from batchpoint.server.routes import all_routers
 from batchpoint.server.scrub import Scrubber, ScrubPaths, server_folders
-from batchpoint.server.tokens import TokenService
+from batchpoint.tokens.service import TokenService
 from batchpoint.workspace import Workspace
 
 DESCRIPTION = """\

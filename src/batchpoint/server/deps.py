@@ -19,13 +19,13 @@ from pydantic import AfterValidator, BaseModel
 from batchpoint.common import names
 from batchpoint.config import Settings
 from batchpoint.errors import InvalidInput, Unauthorized
-from batchpoint.server.auth import Action, Principal, Role, mask_secrets
 from batchpoint.server.jobqueue import JobQueue
 from batchpoint.server.metrics import Metrics
 from batchpoint.server.middleware import PRINCIPAL
 from batchpoint.server.paths import PathPolicy
-from batchpoint.server.tokens import TokenService
 from batchpoint.services import Services
+from batchpoint.tokens.auth import Action, Principal, Role, mask_secrets
+from batchpoint.tokens.service import TokenService
 from batchpoint.workspace import Workspace
 
 T = TypeVar("T")

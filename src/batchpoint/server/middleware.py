@@ -22,8 +22,8 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchpoint.errors import BatchpointError, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType
-from batchpoint.server import auth
 from batchpoint.server.errors import error_response, from_exception
+from batchpoint.tokens import auth
 
 if TYPE_CHECKING:
     from batchpoint.server.guards import FailureLimiter

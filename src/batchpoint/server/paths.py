@@ -41,8 +41,8 @@ from batchpoint.server import uploads_store
 from batchpoint.workspace.layout import DEFAULT_DATASTORE
 
 if TYPE_CHECKING:
-    from batchpoint.server.auth import Principal
     from batchpoint.services import Services
+    from batchpoint.tokens.auth import Principal
 
 UPLOADS = "uploads"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")

@@ -20,8 +20,8 @@ from batchpoint.store.tables import JobRow, UploadRow
 
 if TYPE_CHECKING:
     from batchpoint.config import ServerSettings
-    from batchpoint.server.auth import Principal
     from batchpoint.services import Services
+    from batchpoint.tokens.auth import Principal
 
 _ENDED = [state.value for state in TERMINAL]
 

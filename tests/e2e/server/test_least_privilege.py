@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from batchpoint.config import Settings
-from batchpoint.server.auth import Role
-from batchpoint.server.tokens import TokenService
+from batchpoint.tokens.auth import Role
+from batchpoint.tokens.service import TokenService
 from batchpoint.workspace import Workspace
 
 from .conftest import Server, ServerFactory, deploy, upload_csv_folder, wait_for, write_inputs

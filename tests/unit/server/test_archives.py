@@ -10,8 +10,8 @@ from typing import Literal
 
 import pytest
 
+from batchpoint.artifacts import archives
 from batchpoint.errors import PayloadTooLarge, UnsafePath
-from batchpoint.server import archives
 
 LIMITS = archives.Limits(max_members=100, max_bytes=1024 * 1024)
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AfterValidator, BaseModel
 
 from batchpoint.common import names
-from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import AssetName, Paths, Svc, Version, allow, name_rule, present
 from batchpoint.server.errors import ERROR_RESPONSES
+from batchpoint.tokens.auth import Action, Principal
 
 Reader = Annotated[Principal, Depends(allow(Action.read))]
 Writer = Annotated[Principal, Depends(allow(Action.write))]

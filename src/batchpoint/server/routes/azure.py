@@ -22,10 +22,10 @@ from fastapi import APIRouter, Depends, Header, Query
 from batchpoint.errors import InvalidInput, NotFound
 from batchpoint.jobs.schemas import Job
 from batchpoint.server import quotas
-from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import Context, EndpointName, JobName, Paths, Svc, allow_on_endpoint
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.schemas import AzureInvoke, AzureJob
+from batchpoint.tokens.auth import Action, Principal
 
 router = APIRouter(prefix="/endpoints/batch/{endpoint_name}/jobs", tags=["azure data plane"], responses=ERROR_RESPONSES)
 Invoker = Annotated[Principal, Depends(allow_on_endpoint(Action.invoke))]

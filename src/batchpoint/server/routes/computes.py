@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Response
 
 from batchpoint.registry.schemas import Compute
 from batchpoint.registry.specs import ComputeSpec
-from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import AssetName, Svc, allow
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.schemas import ComputeUpdate
+from batchpoint.tokens.auth import Action, Principal
 
 router = APIRouter(prefix="/computes", tags=["computes"], responses=ERROR_RESPONSES)
 Reader = Annotated[Principal, Depends(allow(Action.read))]

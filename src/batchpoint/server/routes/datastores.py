@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from batchpoint.registry.schemas import Datastore
-from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import AssetName, Paths, Svc, allow
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.schemas import DatastoreCreate
+from batchpoint.tokens.auth import Action, Principal
 
 router = APIRouter(prefix="/datastores", tags=["datastores"], responses=ERROR_RESPONSES)
 Reader = Annotated[Principal, Depends(allow(Action.read))]

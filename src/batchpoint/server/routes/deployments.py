@@ -14,11 +14,11 @@ from batchpoint.endpoints.schemas import BatchDeployment
 from batchpoint.endpoints.specs import parse_deployment
 from batchpoint.errors import InvalidInput
 from batchpoint.jobs.schemas import Job
-from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import DeploymentName, EndpointName, Paths, Svc, allow_on_endpoint, present
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.routes._specfile import spec_file
 from batchpoint.server.schemas import DeploymentCreate, DeploymentUpdate
+from batchpoint.tokens.auth import Action, Principal
 
 router = APIRouter(
     prefix="/batch-endpoints/{endpoint_name}/deployments", tags=["batch deployments"], responses=ERROR_RESPONSES

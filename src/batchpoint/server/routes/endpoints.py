@@ -12,11 +12,11 @@ from batchpoint.endpoints.specs import BatchEndpointSpec
 from batchpoint.errors import InvalidInput
 from batchpoint.jobs.schemas import Job
 from batchpoint.server import quotas
-from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import Context, EndpointName, Paths, Svc, allow, allow_on_endpoint, present
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.routes._specfile import spec_file
 from batchpoint.server.schemas import EndpointUpdate, InvokeRequest
+from batchpoint.tokens.auth import Action, Principal
 
 router = APIRouter(prefix="/batch-endpoints", tags=["batch endpoints"], responses=ERROR_RESPONSES)
 Reader = Annotated[Principal, Depends(allow(Action.read))]

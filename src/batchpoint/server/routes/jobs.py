@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
 from fastapi.responses import FileResponse, PlainTextResponse
 
+from batchpoint.artifacts import archives
 from batchpoint.errors import Forbidden, NotFound
 from batchpoint.jobs import outputs_manifest
 from batchpoint.jobs.schemas import Job, JobState
-from batchpoint.server import archives
-from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import AssetName, Context, JobName, Svc, allow, present
 from batchpoint.server.errors import ERROR_RESPONSES
+from batchpoint.tokens.auth import Action, Principal
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 Reader = Annotated[Principal, Depends(allow(Action.read))]

@@ -10,9 +10,9 @@ from fastapi import BackgroundTasks
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
+from batchpoint.artifacts import archives
 from batchpoint.registry.schemas import Model
 from batchpoint.registry.specs import ModelSpec
-from batchpoint.server import archives
 from batchpoint.server.deps import AssetName, Paths, Svc, Version
 from batchpoint.server.routes._versioned import Reader, versioned_router
 

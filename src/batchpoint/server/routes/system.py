@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import Context, allow
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.metrics import CONTENT_TYPE
 from batchpoint.server.schemas import Health, WhoAmI
+from batchpoint.tokens.auth import Action, Principal
 
 public = APIRouter(tags=["system"])
 router = APIRouter(tags=["system"], responses=ERROR_RESPONSES)

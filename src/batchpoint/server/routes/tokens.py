@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from batchpoint.server.auth import Action, Principal
 from batchpoint.server.deps import Context, allow
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.schemas import TokenCreate
-from batchpoint.server.tokens import NewToken, TokenInfo, TokenService
+from batchpoint.tokens.auth import Action, Principal
+from batchpoint.tokens.service import NewToken, TokenInfo, TokenService
 
 router = APIRouter(prefix="/tokens", tags=["tokens"], responses=ERROR_RESPONSES)
 Admin = Annotated[Principal, Depends(allow(Action.admin))]

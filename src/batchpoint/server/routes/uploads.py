@@ -20,14 +20,15 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator
 
+from batchpoint.artifacts import archives
 from batchpoint.common import names
 from batchpoint.errors import InvalidInput
-from batchpoint.server import archives, quotas, uploads_store
-from batchpoint.server.auth import Action, Principal
+from batchpoint.server import quotas, uploads_store
 from batchpoint.server.deps import Context, Svc, allow, name_rule
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.paths import upload_folder, upload_uri
 from batchpoint.server.schemas import Upload
+from batchpoint.tokens.auth import Action, Principal
 
 router = APIRouter(prefix="/uploads", tags=["uploads"], responses=ERROR_RESPONSES)
 Uploader = Annotated[Principal, Depends(allow(Action.upload))]

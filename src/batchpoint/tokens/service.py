@@ -19,10 +19,10 @@ from batchpoint.common import names
 from batchpoint.common.text import shown
 from batchpoint.common.timefmt import to_datetime
 from batchpoint.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from batchpoint.server import auth
-from batchpoint.server.auth import Principal, Role
 from batchpoint.store import Database
 from batchpoint.store.tables import TokenRow
+from batchpoint.tokens import auth
+from batchpoint.tokens.auth import Principal, Role
 
 _DURATION = re.compile(r"^(?P<n>[0-9]{1,6})(?P<unit>[smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
