@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -133,6 +133,9 @@ class Settings(BaseSettings):
 
     token: str | None = None
     """Bearer token for the server."""
+
+    bootstrap_token: SecretStr | None = None
+    """``batchpoint server`` only: the owner token of a server whose database has no tokens yet."""
 
     engine: EngineSettings = Field(default_factory=EngineSettings)
 

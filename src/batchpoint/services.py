@@ -1,15 +1,16 @@
 """Composition root of embedded mode: one opened workspace and every domain service over it.
 
-Services are created lazily so that a CLI call only imports what it uses. A service takes this
-object and reaches the database, the artifact store and its sibling services through it.
+Services are created lazily, from their entries in ``nouns.py``, so that a CLI call only imports what
+it uses. A service takes this object and reaches the database, the artifact store and its sibling
+services through it.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from batchpoint.artifacts import ArtifactStore
+from batchpoint.nouns import load, noun
 from batchpoint.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -23,7 +24,17 @@ if TYPE_CHECKING:
 
 
 class Services:
-    """Every service of one workspace."""
+    """Every service of one workspace: one per noun registered in ``nouns.py``, built when first used."""
+
+    # The nouns' services, typed (they are built by __getattr__ from nouns.NOUNS).
+    models: ModelService
+    environments: EnvironmentService
+    data: DataService
+    computes: ComputeService
+    datastores: DatastoreService
+    batch_endpoints: BatchEndpointService
+    batch_deployments: BatchDeploymentService
+    jobs: JobService
 
     def __init__(self, workspace: Workspace, *, actor: str | None = None) -> None:
         self.workspace = workspace
@@ -34,53 +45,14 @@ class Services:
         self.actor = actor
         """Who is calling (a user or token name); recorded on what they create."""
 
-    @cached_property
-    def models(self) -> ModelService:
-        from batchpoint.registry.models import ModelService
-
-        return ModelService(self)
-
-    @cached_property
-    def environments(self) -> EnvironmentService:
-        from batchpoint.registry.environments import EnvironmentService
-
-        return EnvironmentService(self)
-
-    @cached_property
-    def data(self) -> DataService:
-        from batchpoint.registry.data import DataService
-
-        return DataService(self)
-
-    @cached_property
-    def computes(self) -> ComputeService:
-        from batchpoint.registry.computes import ComputeService
-
-        return ComputeService(self)
-
-    @cached_property
-    def datastores(self) -> DatastoreService:
-        from batchpoint.registry.datastores import DatastoreService
-
-        return DatastoreService(self)
-
-    @cached_property
-    def batch_endpoints(self) -> BatchEndpointService:
-        from batchpoint.endpoints.service import BatchEndpointService
-
-        return BatchEndpointService(self)
-
-    @cached_property
-    def batch_deployments(self) -> BatchDeploymentService:
-        from batchpoint.endpoints.service import BatchDeploymentService
-
-        return BatchDeploymentService(self)
-
-    @cached_property
-    def jobs(self) -> JobService:
-        from batchpoint.jobs.service import JobService
-
-        return JobService(self)
+    def __getattr__(self, name: str) -> Any:
+        """A noun's service, built on first use from its entry in ``nouns.py`` and kept."""
+        entry = noun(name) if not name.startswith("_") else None
+        if entry is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        service = load(entry.service)(self)
+        self.__dict__[name] = service
+        return service
 
     def close(self) -> None:
         self.workspace.close()

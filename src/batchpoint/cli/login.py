@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -19,8 +18,9 @@ def register(app: typer.Typer) -> None:
         """Check the token against the server and save both; every command then talks to that server."""
         from batchpoint.client import userconfig
         from batchpoint.client.remote import RemoteServices
+        from batchpoint.config import Settings
 
-        token = token or os.environ.get("BATCHPOINT_TOKEN") or typer.prompt("Token", hide_input=True)
+        token = token or Settings().token or typer.prompt("Token", hide_input=True)
         remote = RemoteServices(server, token)
         try:
             who = remote.whoami()

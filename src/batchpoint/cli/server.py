@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
 
         state: CliState = ctx.find_root().obj
         settings = Settings()
-        bootstrap = os.environ.get("BATCHPOINT_BOOTSTRAP_TOKEN")
+        bootstrap = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
         if bootstrap:
             check_bootstrap(bootstrap)  # a bad one stops the start with a clear message
         # The bootstrap token is free-form (not bp_<id>_<secret>): the filter masks it by its value.

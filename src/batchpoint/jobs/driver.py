@@ -11,7 +11,14 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batchpoint.executors.launch import Launched
+    from batchpoint.jobs.schemas import JobState
+    from batchpoint.services import Services
 
 
 def _detach() -> None:
@@ -40,7 +47,6 @@ def run_driver(workspace_root: Path, job_name: str, epoch: int, *, origin: str =
     from batchpoint.executors.launch import prestart
 
     prestarted = prestart(workspace_root / "jobs" / job_name)
-    from batchpoint.batch.engine import JobRunner
     from batchpoint.config import Settings
     from batchpoint.services import Services
     from batchpoint.workspace import Workspace
@@ -58,10 +64,38 @@ def run_driver(workspace_root: Path, job_name: str, epoch: int, *, origin: str =
 
     add_to(logging.getLogger().handlers)  # driver.log is handed to users: no token may reach it
     logging.getLogger("batchpoint.driver").info("driver pid %d started (%s)", os.getpid(), origin)
-    state = JobRunner(ctx, job_name, epoch, prestarted=prestarted).run()
+    state = _run_kind(ctx, job_name, epoch, prestarted)
     logging.getLogger("batchpoint.driver").info("driver finished: %s", state.value)
     workspace.close()
     return 0
+
+
+def _run_kind(ctx: Services, job_name: str, epoch: int, prestarted: list[Launched]) -> JobState:
+    """Hand the job to the runner of its kind; a kind this batchpoint does not know fails the job."""
+    from sqlalchemy import select
+
+    from batchpoint.errors import BatchpointError
+    from batchpoint.jobs.kinds import DriverJob, kind_of
+    from batchpoint.jobs.record import JobRecord, Superseded
+    from batchpoint.jobs.schemas import JobState
+    from batchpoint.store.tables import JobRow
+
+    with ctx.db.read() as s:
+        row = s.scalars(select(JobRow).where(JobRow.name == job_name)).one()
+        job = DriverJob(id=row.id, name=row.name, type=row.type or "batch", parent_job_name=row.parent_job_name)
+    try:
+        kind = kind_of(job.type)
+    except BatchpointError as exc:
+        for launched in prestarted:
+            launched.proc.kill()
+        try:
+            JobRecord(ctx.db, job.id, epoch).set_state(
+                JobState.failed.value, failure_reason=str(exc), ended_at=time.time()
+            )
+        except Superseded:
+            return JobState.running
+        return JobState.failed
+    return kind.run(ctx, job, epoch, prestarted)
 
 
 if __name__ == "__main__":

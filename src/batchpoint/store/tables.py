@@ -140,6 +140,9 @@ class JobRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     type: Mapped[str] = mapped_column(String(32), default="batch")
+    """The job's kind (``jobs/kinds.py``): batch today; command and pipeline later."""
+    parent_job_name: Mapped[str | None] = mapped_column(String(128), index=True)
+    """The job this one is a step of (a pipeline's child jobs), as ``az ml job list --parent-job-name`` filters."""
     state: Mapped[str] = mapped_column(String(32), index=True)
     endpoint_name: Mapped[str | None] = mapped_column(String(64), index=True)
     deployment_name: Mapped[str | None] = mapped_column(String(64))

@@ -30,8 +30,11 @@ def _as_root(path: Path) -> Path | None:
 
 
 def find_workspace(explicit: Path | str | None = None, *, start: Path | None = None) -> Path:
-    """Resolve the workspace root: an explicit path, ``BATCHPOINT_WORKSPACE``, or walk up from the cwd."""
-    given = explicit if explicit is not None else os.environ.get("BATCHPOINT_WORKSPACE")
+    """Resolve the workspace root: an explicit path, else walk up from ``start`` (the cwd).
+
+    ``BATCHPOINT_WORKSPACE`` reaches here as ``Settings.workspace`` (``Workspace.open`` passes it).
+    """
+    given = explicit
     if given:
         path = Path(given).expanduser().resolve()
         root = _as_root(path)
