@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from batchpoint.config import Settings
+from batchpoint.contracts import ServiceHub
 from batchpoint.errors import InvalidInput
+from batchpoint.nouns import load, noun
 from batchpoint.services import Services
 from batchpoint.workspace import Workspace
 
@@ -37,6 +39,16 @@ if TYPE_CHECKING:
 class Client:
     """Talks to one workspace: ``Client()``, ``Client("path/to/project")``, or a server: ``Client(server=URL, token=T)``."""
 
+    # The nouns' operations, typed (they are built by __getattr__ from nouns.NOUNS).
+    models: ModelOperations
+    environments: EnvironmentOperations
+    data: DataOperations
+    datastores: DatastoreOperations
+    computes: ComputeOperations
+    batch_endpoints: BatchEndpointOperations
+    batch_deployments: BatchDeploymentOperations
+    jobs: JobOperations
+
     def __init__(
         self,
         workspace: str | Path | None = None,
@@ -48,19 +60,22 @@ class Client:
     ) -> None:
         self.settings = settings or Settings()
         self._remote: RemoteServices | None = None
+        self._embedded: Services | None = None
         target = _server_of(workspace, server, token, self.settings)
+        self._services: ServiceHub
         if target is not None:
             from batchpoint.client.remote import RemoteServices
 
             self._remote = RemoteServices(*target)
-            # NOTE: the remote objects have the services' method names and signatures (duck-typed).
-            self._services = cast(Services, self._remote)
+            self._services = self._remote  # mypy checks it keeps the services' contracts
         else:
-            self._services = Services(Workspace.open(workspace, self.settings), actor=actor)
+            self._embedded = Services(Workspace.open(workspace, self.settings), actor=actor)
+            self._services = self._embedded
 
     @property
     def services(self) -> Services:
-        return self._services
+        """The embedded services (database, artifact store...); a client of a server has none."""
+        return self._local("its services run on the server")
 
     @property
     def server(self) -> str | None:
@@ -69,9 +84,13 @@ class Client:
 
     @property
     def workspace_path(self) -> Path:
-        if self._remote is not None:
-            raise InvalidInput(f"this client talks to the server {self._remote.server}; it has no local workspace")
-        return self._services.workspace.root
+        return self._local("it has no local workspace").workspace.root
+
+    def _local(self, what: str) -> Services:
+        if self._embedded is None:
+            server = self._remote.server if self._remote is not None else "?"
+            raise InvalidInput(f"this client talks to the server {server}; {what}")
+        return self._embedded
 
     @cached_property
     def tokens(self) -> RemoteTokens | TokenService:
@@ -80,55 +99,17 @@ class Client:
             return self._remote.tokens
         from batchpoint.tokens.service import TokenService
 
-        return TokenService(self._services.db, actor=self._services.actor or "local")
+        services = self._local("its tokens are the server's")
+        return TokenService(services.db, actor=services.actor or "local")
 
-    @cached_property
-    def models(self) -> ModelOperations:
-        from batchpoint.client.operations.models import ModelOperations
-
-        return ModelOperations(self._services)
-
-    @cached_property
-    def environments(self) -> EnvironmentOperations:
-        from batchpoint.client.operations.environments import EnvironmentOperations
-
-        return EnvironmentOperations(self._services)
-
-    @cached_property
-    def data(self) -> DataOperations:
-        from batchpoint.client.operations.data import DataOperations
-
-        return DataOperations(self._services)
-
-    @cached_property
-    def datastores(self) -> DatastoreOperations:
-        from batchpoint.client.operations.datastores import DatastoreOperations
-
-        return DatastoreOperations(self._services)
-
-    @cached_property
-    def computes(self) -> ComputeOperations:
-        from batchpoint.client.operations.computes import ComputeOperations
-
-        return ComputeOperations(self._services)
-
-    @cached_property
-    def batch_endpoints(self) -> BatchEndpointOperations:
-        from batchpoint.client.operations.endpoints import BatchEndpointOperations
-
-        return BatchEndpointOperations(self._services)
-
-    @cached_property
-    def batch_deployments(self) -> BatchDeploymentOperations:
-        from batchpoint.client.operations.endpoints import BatchDeploymentOperations
-
-        return BatchDeploymentOperations(self._services)
-
-    @cached_property
-    def jobs(self) -> JobOperations:
-        from batchpoint.client.operations.jobs import JobOperations
-
-        return JobOperations(self._services)
+    def __getattr__(self, name: str) -> Any:
+        """A noun's SDK operations (``client.models``...), built on first use from ``nouns.py`` and kept."""
+        entry = noun(name) if not name.startswith("_") else None
+        if entry is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        operations = load(entry.operations)(self._services)
+        self.__dict__[name] = operations
+        return operations
 
     def close(self) -> None:
         self._services.close()

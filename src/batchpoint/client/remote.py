@@ -14,37 +14,46 @@ sent as it is, as a path of the server (which only accepts its allowed input fol
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from batchpoint.client.remote_endpoints import RemoteBatchDeployments, RemoteBatchEndpoints, RemoteJobs, RemoteTokens
-from batchpoint.client.remote_registry import (
-    RemoteComputes,
-    RemoteData,
-    RemoteDatastores,
-    RemoteEnvironments,
-    RemoteModels,
-)
+from batchpoint.client.remote_endpoints import RemoteTokens
 from batchpoint.client.transport import API, Transport
+from batchpoint.nouns import NOUNS, load
+
+if TYPE_CHECKING:
+    from batchpoint.client.remote_endpoints import RemoteBatchDeployments, RemoteBatchEndpoints, RemoteJobs
+    from batchpoint.client.remote_registry import (
+        RemoteComputes,
+        RemoteData,
+        RemoteDatastores,
+        RemoteEnvironments,
+        RemoteModels,
+    )
 
 __all__ = ["RemoteServices", "RemoteTokens", "Transport"]
 
 
 class RemoteServices:
-    """What ``Services`` offers the operations classes, over HTTP."""
+    """What ``Services`` offers the operations classes, over HTTP: one remote client per noun of ``nouns.py``."""
+
+    # The nouns' remote clients, typed (built in __init__ from nouns.NOUNS).
+    models: RemoteModels
+    environments: RemoteEnvironments
+    data: RemoteData
+    computes: RemoteComputes
+    datastores: RemoteDatastores
+    batch_endpoints: RemoteBatchEndpoints
+    batch_deployments: RemoteBatchDeployments
+    jobs: RemoteJobs
 
     def __init__(self, server: str, token: str | None, *, transport: httpx.BaseTransport | None = None) -> None:
         self.transport = Transport(server, token, transport=transport)
         self.server = self.transport.server
-        self.models = RemoteModels(self.transport)
-        self.environments = RemoteEnvironments(self.transport)
-        self.data = RemoteData(self.transport)
-        self.computes = RemoteComputes(self.transport)
-        self.datastores = RemoteDatastores(self.transport)
-        self.batch_endpoints = RemoteBatchEndpoints(self.transport)
-        self.batch_deployments = RemoteBatchDeployments(self.transport)
-        self.jobs = RemoteJobs(self.transport)
+        for entry in NOUNS:
+            if entry.remote is not None:
+                setattr(self, entry.attr, load(entry.remote)(self.transport))
         self.tokens = RemoteTokens(self.transport)
 
     def whoami(self) -> dict[str, Any]:

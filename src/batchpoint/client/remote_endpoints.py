@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from batchpoint.client.remote_registry import inline_environment
 from batchpoint.client.transport import API, Transport, q, with_file
 from batchpoint.common import overrides as ov
 from batchpoint.common import yamlio
+from batchpoint.common.specpaths import override_names_path
 from batchpoint.endpoints.deployment_service import editable
 from batchpoint.endpoints.schemas import BatchDeployment, BatchEndpoint
 from batchpoint.endpoints.specs import (
@@ -23,7 +23,7 @@ from batchpoint.endpoints.specs import (
     parse_endpoint,
 )
 from batchpoint.errors import BatchpointError, InvalidInput, NotFound
-from batchpoint.jobs import invoke as inv
+from batchpoint.jobs.invoke import InvokeRequest
 from batchpoint.jobs.schemas import Job
 from batchpoint.tokens.service import NewToken, TokenInfo
 
@@ -76,9 +76,6 @@ class RemoteBatchEndpoints:
         self.t.request("DELETE", f"{API}/batch-endpoints/{q(name)}")
 
 
-_FILE_KEYS = ("model", "code_configuration", "environment", "component")
-
-
 class RemoteBatchDeployments:
     def __init__(self, transport: Transport) -> None:
         self.t = transport
@@ -87,26 +84,9 @@ class RemoteBatchDeployments:
         return "/".join([f"{API}/batch-endpoints/{q(endpoint_name)}/deployments", *(q(p) for p in parts)])
 
     def _upload_paths(self, data: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
-        """The local files a deployment names, uploaded; the spec then names their URIs."""
-        model = data.get("model")
-        if isinstance(model, dict) and "path" in model:
-            model["path"] = self.t.local_or_remote(model["path"], base_dir, "model.path")
-        code = data.get("code_configuration")
-        if isinstance(code, dict) and isinstance(code.get("code"), str) and not code["code"].startswith("snapshot:"):
-            code["code"] = self.t.local_or_remote(code["code"], base_dir, "code_configuration.code")
-        environment = data.get("environment")
-        if isinstance(environment, dict):
-            inline_environment(environment, base_dir, "environment.")
-        component = data.get("component")
-        if (
-            isinstance(component, str)
-            and not component.startswith(("azureml:", "snapshot:"))
-            and "://" not in component
-        ):
-            local = (base_dir or Path.cwd()) / Path(component).expanduser()
-            if local.is_file():
-                data["component"] = f"{self.t.upload(local.parent)}/{local.name}"
-        return data
+        """The local files a deployment names (its ``SpecPath`` fields), uploaded; the spec then names their URIs."""
+        uploaded: dict[str, Any] = self.t.upload_paths(data, DeploymentSpec, base_dir=base_dir)
+        return uploaded
 
     def _send(self, method: str, url: str, body: dict[str, Any], file: str | None) -> BatchDeployment:
         try:
@@ -178,7 +158,7 @@ class RemoteBatchDeployments:
             name, endpoint_name = str(data["name"]), str(data["endpoint_name"])
             data = self._upload_paths(data, Path(path).resolve().parent)
             pairs = []
-        elif any(key.split(".")[0] in _FILE_KEYS and not key.endswith("scoring_script") for key, _ in pairs):
+        elif any(override_names_path(DeploymentSpec, key) is not None for key, _ in pairs):
             if not name or not endpoint_name:
                 raise InvalidInput("give the deployment's name and its endpoint's name (--name, --endpoint-name)")
             data = apply_overrides(editable(self.get(name, endpoint_name)), pairs)
@@ -209,42 +189,13 @@ class RemoteJobs:
     def __init__(self, transport: Transport) -> None:
         self.t = transport
 
-    def invoke(
-        self,
-        endpoint_name: str,
-        *,
-        input: str | Path | None = None,
-        input_type: str | None = None,
-        deployment_name: str | None = None,
-        output_path: str | Path | None = None,
-        mini_batch_size: int | None = None,
-        instance_count: int | None = None,
-        job_name: str | None = None,
-        experiment_name: str | None = None,
-        overrides: builtins.list[str] | builtins.list[tuple[str, Any]] | dict[str, Any] | None = None,
-        inputs_file: str | Path | None = None,
-        start: bool = True,
-    ) -> Job:
-        """Start a job on the server; a local input file or folder is uploaded to its default datastore first."""
-        if inputs_file is not None:
-            file_input, file_type, file_output = inv.read_inputs_file(Path(inputs_file))
-            input = input or file_input
-            input_type = input_type or file_type
-            output_path = output_path or file_output
-        source: Any = str(input) if input is not None else None
-        if source and "://" not in source and not source.startswith("azureml:") and Path(source).expanduser().exists():
-            source = self.t.upload(Path(source).expanduser())
-        body = {
-            "input": source,
-            "input_type": input_type,
-            "deployment_name": deployment_name,
-            "output_path": None if output_path is None else str(output_path),
-            "mini_batch_size": mini_batch_size,
-            "instance_count": instance_count,
-            "job_name": job_name,
-            "experiment_name": experiment_name,
-            "overrides": [list(pair) for pair in inv.normalise_overrides(overrides)],
-        }
+    def invoke(self, endpoint_name: str, request: InvokeRequest, *, start: bool = True) -> Job:
+        """Start a job on the server (it starts when the server's queue has room, whatever ``start`` says);
+        a local input file or folder is uploaded to its default datastore first."""
+        request = self.t.upload_paths(request)
+        body = request.model_dump(mode="json", exclude_none=True)
+        if request.overrides is not None:
+            body["overrides"] = [list(pair) for pair in request.pairs()]
         return self.t.send(Job, "POST", f"{API}/batch-endpoints/{q(endpoint_name)}/jobs", json=body)
 
     def get(self, name: str) -> Job:

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from batchpoint.client.transport import API, Transport, q, with_file
-from batchpoint.common import refs, yamlio
+from batchpoint.common import refs
 from batchpoint.errors import BatchpointError, Conflict, InvalidInput, NotFound
-from batchpoint.registry.environments import PATH_FIELDS
 from batchpoint.registry.schemas import Compute, Data, Datastore, Environment, Model
 from batchpoint.registry.specs import ComputeSpec, DataSpec, EnvironmentSpec, ModelSpec, load_spec
 
@@ -78,7 +77,7 @@ class RemoteModels(_Versioned):
 
     def create(self, spec: ModelSpec, *, base_dir: Path | None = None, file: str | None = None) -> Model:
         try:
-            spec = spec.model_copy(update={"path": self.t.local_or_remote(spec.path, base_dir, "path")})
+            spec = self.t.upload_paths(spec, base_dir=base_dir)
         except BatchpointError as exc:
             raise with_file(exc, file) from None
         result: Model = self._post(spec, file)
@@ -109,37 +108,12 @@ class RemoteModels(_Versioned):
         return target
 
 
-def _requirement_lines(text: str) -> builtins.list[str]:
-    lines = (line.strip() for line in text.splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
-
-
-def inline_environment(data: dict[str, Any], base_dir: Path | None, prefix: str = "") -> dict[str, Any]:
-    """Read a conda file and a requirements file named by path, so the definition travels inline."""
-    conda = data.get("conda_file")
-    if isinstance(conda, str) and "://" not in conda:
-        path = (base_dir or Path.cwd()) / Path(conda).expanduser()
-        if not path.is_file():
-            raise InvalidInput(f"path '{path.resolve()}' does not exist", field=f"{prefix}conda_file")
-        data["conda_file"] = yamlio.load_file(path)
-    pip = data.get("pip_requirements")
-    if isinstance(pip, str) and "://" not in pip:
-        path = (base_dir or Path.cwd()) / Path(pip).expanduser()
-        if not path.is_file():
-            raise InvalidInput(f"path '{path.resolve()}' does not exist", field=f"{prefix}pip_requirements")
-        data["pip_requirements"] = _requirement_lines(path.read_text(encoding="utf-8"))
-    return data
-
-
 class RemoteEnvironments(_Versioned):
     noun, kind, schema = "environments", "environment", Environment
 
     def create(self, spec: EnvironmentSpec, *, base_dir: Path | None = None, file: str | None = None) -> Environment:
         try:
-            fields = inline_environment(
-                {"conda_file": spec.conda_file, "pip_requirements": spec.pip_requirements}, base_dir
-            )
-            spec = spec.model_copy(update=fields)
+            spec = self.t.upload_paths(spec, base_dir=base_dir)  # conda and requirements files travel inline
         except BatchpointError as exc:
             raise with_file(exc, file) from None
         result: Environment = self._post(spec, file)
@@ -149,7 +123,7 @@ class RemoteEnvironments(_Versioned):
         self, path: Path, /, *, overrides: builtins.list[tuple[str, Any]] | None = None, **fields: Any
     ) -> Environment:
         path = Path(path)
-        spec = load_spec(EnvironmentSpec, path, fields=fields, pairs=overrides, path_fields=PATH_FIELDS)
+        spec = load_spec(EnvironmentSpec, path, fields=fields, pairs=overrides)
         return self.create(spec, base_dir=path.resolve().parent, file=str(path))
 
     def resolve(self, ref: str, *, field: str = "environment", file: str | None = None) -> Environment:
@@ -169,7 +143,7 @@ class RemoteData(_Versioned):
 
     def create(self, spec: DataSpec, *, base_dir: Path | None = None, file: str | None = None) -> Data:
         try:
-            spec = spec.model_copy(update={"path": self.t.local_or_remote(spec.path, base_dir, "path")})
+            spec = self.t.upload_paths(spec, base_dir=base_dir)
         except BatchpointError as exc:
             raise with_file(exc, file) from None
         result: Data = self._post(spec, file)
@@ -201,7 +175,7 @@ class RemoteComputes:
         self, path: Path, /, *, overrides: builtins.list[tuple[str, Any]] | None = None, **fields: Any
     ) -> Compute:
         path = Path(path)
-        spec = load_spec(ComputeSpec, path, fields=fields, pairs=overrides, path_fields=())
+        spec = load_spec(ComputeSpec, path, fields=fields, pairs=overrides)
         return self.create(spec, file=str(path))
 
     def get(self, name: str) -> Compute:

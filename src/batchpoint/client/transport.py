@@ -13,6 +13,8 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from batchpoint.artifacts import archives
+from batchpoint.common import yamlio
+from batchpoint.common.specpaths import PathRef, replace_paths
 from batchpoint.errors import BatchpointError, InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
@@ -125,19 +127,48 @@ class Transport:
                 Path(tmp.name).unlink(missing_ok=True)
         return dest
 
-    def local_or_remote(self, value: Any, base_dir: Path | None, field: str) -> Any:
-        """A path of this machine is uploaded (its URI returned); URIs, references and server paths pass."""
+    def upload_paths(self, spec: Any, spec_type: Any = None, *, base_dir: Path | None = None) -> Any:
+        """``spec`` (a model, or the mapping of a ``spec_type``) with the local files its path fields name
+        uploaded (or read inline), as each field's ``SpecPath`` marker says; relative paths are relative
+        to ``base_dir`` (default: the current folder)."""
+
+        def one(ref: PathRef) -> Any:
+            value, marker = ref.location, ref.marker
+            if value is None or marker.output or marker.upload == "none":
+                return ref.value
+            if marker.upload in ("yaml", "lines"):
+                return _read_inline(value, base_dir, ref.field, marker.upload)
+            if marker.upload == "parent":
+                return self._upload_parent(value, base_dir)
+            return self.local_or_remote(value, base_dir, ref.field, missing=marker.missing)
+
+        return replace_paths(spec, one, spec_type)
+
+    def local_or_remote(self, value: Any, base_dir: Path | None, field: str, *, missing: str = "error") -> Any:
+        """A path of this machine is uploaded (its URI returned); URIs, references and server paths pass.
+
+        A relative path that does not exist here is an error, or with ``missing="send"`` sent as it is.
+        """
         if not isinstance(value, str) or "://" in value or value.startswith("azureml:"):
             return value
         path = Path(value).expanduser()
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path
-            if not path.exists():
+            if not path.exists() and missing == "error":
                 raise InvalidInput(f"path '{path.resolve()}' does not exist", field=field)
         if path.exists():
             return self.upload(path)
         self.server_paths.add(value)
         return value
+
+    def _upload_parent(self, value: str, base_dir: Path | None) -> str:
+        """A local file is uploaded with its folder (what it names next to it travels too): ``<uri>/<name>``."""
+        if "://" in value:
+            return value
+        local = (base_dir or Path.cwd()) / Path(value).expanduser()
+        if not local.is_file():
+            return value
+        return f"{self.upload(local.parent)}/{local.name}"
 
     def explain(self, exc: BatchpointError) -> BatchpointError:
         """A refused server path that was meant as a local one: say it does not exist here either."""
@@ -149,6 +180,19 @@ class Transport:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _read_inline(value: str, base_dir: Path | None, field: str, form: str) -> Any:
+    """A conda file (``yaml``: its mapping) or a requirements file (``lines``) read, to travel inline."""
+    if "://" in value:
+        return value
+    path = (base_dir or Path.cwd()) / Path(value).expanduser()
+    if not path.is_file():
+        raise InvalidInput(f"path '{path.resolve()}' does not exist", field=field)
+    if form == "yaml":
+        return yamlio.load_file(path)
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _chunks(fh: Any, size: int = 1024 * 1024) -> Iterator[bytes]:

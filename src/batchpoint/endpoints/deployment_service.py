@@ -18,7 +18,13 @@ from batchpoint.endpoints import records
 from batchpoint.endpoints.model_deployment import ModelDeploymentBuilder
 from batchpoint.endpoints.pipeline import PipelineDeploymentBuilder
 from batchpoint.endpoints.schemas import BatchDeployment
-from batchpoint.endpoints.specs import DeploymentSpec, ModelDeploymentSpec, apply_overrides, parse_deployment
+from batchpoint.endpoints.specs import (
+    DeploymentSpec,
+    ModelDeploymentSpec,
+    PipelineDeploymentSpec,
+    apply_overrides,
+    parse_deployment,
+)
 from batchpoint.errors import Conflict, InvalidInput
 from batchpoint.store.tables import BatchDeploymentRow, BatchEndpointRow, now
 
@@ -252,9 +258,12 @@ class BatchDeploymentService:
         file: str | None,
         previous: BatchDeployment | None = None,
     ) -> BatchDeployment:
-        if isinstance(spec, ModelDeploymentSpec):
-            return ModelDeploymentBuilder(self.ctx, base_dir=base_dir, file=file).build(spec, previous=previous)
-        return PipelineDeploymentBuilder(self.ctx, base_dir=base_dir, file=file).build(spec)
+        match spec:
+            case ModelDeploymentSpec():
+                return ModelDeploymentBuilder(self.ctx, base_dir=base_dir, file=file).build(spec, previous=previous)
+            case PipelineDeploymentSpec():
+                return PipelineDeploymentBuilder(self.ctx, base_dir=base_dir, file=file).build(spec)
+        raise InvalidInput(f"unknown deployment type {spec.type!r}", field="type", file=file)  # pragma: no cover
 
     @staticmethod
     def _fill(row: BatchDeploymentRow, built: BatchDeployment) -> None:

@@ -9,17 +9,33 @@ Three deployment shapes load unchanged:
 The specs are what the user wrote, validated for shape only; the services resolve references,
 snapshot code and check existence. ``parse_endpoint`` / ``parse_deployment`` turn a loaded YAML
 mapping into a spec and name the file and the field in every error.
+
+``DeploymentSpec`` is a union discriminated by ``type`` (absent: ``model``, as Azure reads it).
+Path fields are marked with ``SpecPath`` and inline assets with ``Inline`` (``common/specpaths.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from batchpoint.common import names, overrides, validation
+from batchpoint.common.specpaths import Inline, SpecPath
 from batchpoint.endpoints.settings import BatchDeploymentSettings
 from batchpoint.errors import InvalidInput
+from batchpoint.registry.specs import EnvironmentSpec, ModelSpec
 
 #: Settings keys the legacy form (no ``type``) writes at the root of the file.
 LEGACY_SETTINGS_KEYS: tuple[str, ...] = tuple(k for k in BatchDeploymentSettings.model_fields if k != "instance_count")
@@ -87,9 +103,9 @@ class _DeploymentBase(BaseModel):
 class CodeConfigurationSpec(BaseModel):
     model_config = _SPEC
 
-    code: str
+    code: Annotated[str, SpecPath(kind="folder", local=True, snapshots=True)]
     """Folder with the scoring code, relative to the YAML file (or ``snapshot:<sha>`` of a stored one)."""
-    scoring_script: str
+    scoring_script: Annotated[str, SpecPath(kind="file", upload="none", inside="code")]
     """File inside ``code`` that defines ``init()`` and ``run(mini_batch)``."""
 
 
@@ -115,10 +131,10 @@ class ModelDeploymentSpec(_DeploymentBase):
     """``modelBatchDeployment.schema.json`` (and the legacy form, folded into ``settings`` by the parser)."""
 
     type: Literal["model"] = "model"
-    model: str | dict[str, Any]
+    model: Annotated[str | dict[str, Any], Inline(ModelSpec)]
     """A reference (``azureml:NAME:VERSION``, ``azureml:NAME@latest``) or an inline ``{name, path, ...}``."""
     code_configuration: CodeConfigurationSpec | None = None
-    environment: str | dict[str, Any] | None = None
+    environment: Annotated[str | dict[str, Any] | None, Inline(EnvironmentSpec)] = None
     """A reference, an inline ``{name?, image, conda_file}``, ``model`` (the model's own), or nothing."""
     compute: str | None = None
     """``azureml:NAME`` or ``NAME`` of a registered compute; nothing means the built-in ``local`` one."""
@@ -168,7 +184,9 @@ class PipelineDeploymentSpec(_DeploymentBase):
     """``pipelineComponentBatchDeployment.schema.json``."""
 
     type: Literal["pipeline"] = "pipeline"
-    component: str | None = None
+    component: Annotated[
+        str | None, SpecPath(kind="file", upload="parent", local=True, refs=True, snapshots=True, missing="send")
+    ] = None
     """``azureml:NAME@latest`` / ``azureml:NAME:VERSION``, or a local pipeline component YAML path."""
     job_definition: str | None = None
     """``azureml:<pipeline job name>``: deploy an existing pipeline job instead of a component."""
@@ -197,7 +215,20 @@ class PipelineDeploymentSpec(_DeploymentBase):
         return self
 
 
-DeploymentSpec = ModelDeploymentSpec | PipelineDeploymentSpec
+def deployment_type(value: Any) -> str:
+    """The ``type`` of a deployment mapping or spec; none is ``model`` (the legacy form, as Azure reads it)."""
+    kind = value.get("type") if isinstance(value, Mapping) else getattr(value, "type", None)
+    return "model" if kind is None else str(kind)
+
+
+DeploymentSpec = Annotated[
+    Annotated[ModelDeploymentSpec, Tag("model")] | Annotated[PipelineDeploymentSpec, Tag("pipeline")],
+    Discriminator(deployment_type),
+]
+"""A deployment spec: the member is picked by ``type`` (``model`` when absent, ``pipeline``)."""
+
+DEPLOYMENT_SPEC: TypeAdapter[ModelDeploymentSpec | PipelineDeploymentSpec] = TypeAdapter(DeploymentSpec)
+"""Validates a (non-legacy) deployment mapping as the union; ``parse_deployment`` also takes the legacy form."""
 
 
 def parse_endpoint(data: dict[str, Any], *, file: str | None = None) -> BatchEndpointSpec:
@@ -206,12 +237,15 @@ def parse_endpoint(data: dict[str, Any], *, file: str | None = None) -> BatchEnd
 
 def parse_deployment(data: dict[str, Any], *, file: str | None = None) -> DeploymentSpec:
     """Pick the deployment shape from ``type`` and validate it; the legacy form becomes ``type: model``."""
-    kind = data.get("type")
-    if kind == "pipeline":
-        return validation.parse(PipelineDeploymentSpec, data, file=file)
-    if kind not in (None, "model"):
+    parser = _PARSERS.get(deployment_type(data)) if isinstance(data.get("type"), str | None) else None
+    if parser is None:
+        kind = data.get("type")
         raise InvalidInput(f"unknown deployment type {kind!r}; expected 'model' or 'pipeline'", field="type", file=file)
-    return _parse_model_deployment(data, file=file)
+    return parser(data, file=file)
+
+
+def _parse_pipeline_deployment(data: dict[str, Any], *, file: str | None) -> PipelineDeploymentSpec:
+    return validation.parse(PipelineDeploymentSpec, data, file=file)
 
 
 def _parse_model_deployment(data: dict[str, Any], *, file: str | None) -> ModelDeploymentSpec:
@@ -238,6 +272,12 @@ def _parse_model_deployment(data: dict[str, Any], *, file: str | None) -> ModelD
             )
     merged = validation.parse(BatchDeploymentSettings, {**root, **nested}, file=file, prefix="settings")
     return spec.model_copy(update={"settings": merged})
+
+
+_PARSERS: dict[str, Callable[..., ModelDeploymentSpec | PipelineDeploymentSpec]] = {
+    "model": _parse_model_deployment,
+    "pipeline": _parse_pipeline_deployment,
+}
 
 
 def apply_overrides(data: dict[str, Any], pairs: list[tuple[str, Any]]) -> dict[str, Any]:

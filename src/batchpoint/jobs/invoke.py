@@ -8,22 +8,32 @@ Overridable per job (as ``az ml batch-endpoint invoke`` allows, plus a few more)
 A caller limited to the data plane (the server's invoke-only tokens) may set only ``DATA_PLANE``
 keys, and none of them above the deployment's own value where more means more power: retries,
 timeouts, instances and workers. Environment variables, code, model and environment stay the
-deployment's. Every job, whoever starts it, stays within its compute's worker capacity.
+deployment's: no caller sets a path of the deployment per job (the deployment spec's ``SpecPath``
+fields, see ``common/specpaths.py``). Every job, whoever starts it, stays within its compute's
+worker capacity.
+
+``InvokeRequest`` is one invocation's parameters, the same object all the way: the CLI and the SDK
+build it, the remote SDK sends it as the JSON body of ``POST /api/v1/batch-endpoints/{name}/jobs``,
+the route validates the body as it, and ``JobService.invoke`` takes it.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from batchpoint.batch.inputs import resolve_input
+from batchpoint.common import names, validation, yamlio
 from batchpoint.common import overrides as ov
-from batchpoint.common import validation, yamlio
+from batchpoint.common.specpaths import SpecPath, override_names_path
 from batchpoint.common.text import shown
 from batchpoint.endpoints.schemas import BatchDeployment
 from batchpoint.endpoints.settings import BatchDeploymentSettings
-from batchpoint.errors import Conflict, Forbidden, InvalidInput
+from batchpoint.endpoints.specs import DeploymentSpec
+from batchpoint.errors import BatchpointError, Conflict, Forbidden, InvalidInput
 from batchpoint.jobs.schemas import JobInput, JobOutput
 
 if TYPE_CHECKING:
@@ -51,6 +61,9 @@ _BOUNDED = (
 )  # fmt: skip
 
 
+Pair = tuple[str, Any]
+
+
 def normalise_overrides(pairs: list[str] | list[tuple[str, Any]] | dict[str, Any] | None) -> list[tuple[str, Any]]:
     if pairs is None:
         return []
@@ -60,6 +73,94 @@ def normalise_overrides(pairs: list[str] | list[tuple[str, Any]] | dict[str, Any
     for item in pairs:
         result.extend(ov.parse_pairs([item]) if isinstance(item, str) else [item])
     return result
+
+
+def _message(check: Any, *args: Any) -> Any:
+    """Run a ``common.names``-style check inside a pydantic validator (its message becomes the error's)."""
+    try:
+        return check(*args)
+    except BatchpointError as exc:
+        raise ValueError(exc.message) from None
+
+
+class InvokeRequest(BaseModel):
+    """``batch-endpoint invoke`` as one object (and as JSON, the REST body).
+
+    ``input`` is a local path (the remote SDK uploads it), a datastore URI, a data asset reference
+    (``azureml:NAME@latest``) or, through the server, a server path. ``overrides`` are ``--set`` pairs
+    (``[["retry_settings.max_retries", 1]]``, ``{"error_threshold": 3}`` or ``["output_file_name=x.csv"]``)
+    of the settings a job may change (``OVERRIDABLE``: mini_batch_size, instance_count,
+    max_concurrency_per_instance, output_file_name, error_threshold, retry_settings, logging_level,
+    environment_variables); ``mini_batch_size`` and ``instance_count`` have their own fields too.
+    The endpoint is not a field: it is the URL's (and the service's first argument).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Annotated[str | None, SpecPath(kind="any", refs=True, glob=True, missing="send")] = Field(
+        None, max_length=4096
+    )
+    input_type: Literal["uri_folder", "uri_file"] | None = None
+    deployment_name: str | None = Field(None, max_length=64)
+    output_path: Annotated[str | None, SpecPath(kind="folder", upload="none", output=True)] = Field(
+        None, max_length=4096
+    )
+    mini_batch_size: int | None = None
+    instance_count: int | None = None
+    job_name: str | None = Field(None, max_length=128)
+    experiment_name: str | None = Field(None, max_length=255)
+    overrides: list[Pair] | dict[str, Any] | None = None
+
+    @field_validator("input", "output_path", mode="before")
+    @classmethod
+    def _path_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, Path) else value
+
+    @field_validator("input_type", mode="before")
+    @classmethod
+    def _input_type(cls, value: Any) -> Any:
+        if value not in (None, "uri_folder", "uri_file"):
+            raise ValueError(f"unsupported input type '{shown(str(value))}'; use uri_folder or uri_file")
+        return value
+
+    @field_validator("job_name", mode="before")
+    @classmethod
+    def _job_name(cls, value: Any) -> Any:
+        return _message(names.job_name, value) if value else value
+
+    @field_validator("experiment_name", mode="before")
+    @classmethod
+    def _experiment_name(cls, value: Any) -> Any:
+        return _message(check_experiment_name, value)
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _overrides(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple) and any(isinstance(item, str) for item in value):
+            return _message(normalise_overrides, list(value))
+        return value
+
+    def pairs(self) -> list[tuple[str, Any]]:
+        """The overrides as ``(key, value)`` pairs."""
+        return normalise_overrides(self.overrides)
+
+    def with_inputs_file(self, path: str | Path) -> InvokeRequest:
+        """Input, input type and output path from an ``inputs.yml``, where this request gives none."""
+        file_input, file_type, file_output = read_inputs_file(Path(path))
+        return self.model_copy(
+            update={
+                "input": self.input or file_input,
+                "input_type": self.input_type or file_type,
+                "output_path": self.output_path or file_output,
+            }
+        )
+
+
+def names_a_path(key: str) -> bool:
+    """Whether a per-job override key sets a path field (``SpecPath``) of the deployment or of its settings."""
+    return override_names_path(DeploymentSpec, key) is not None or (
+        override_names_path(BatchDeploymentSettings, key.removeprefix("settings.")) is not None
+    )
 
 
 def effective_settings(
@@ -76,12 +177,14 @@ def effective_settings(
         key = _ALIASES.get(key, key)
         key = key.removeprefix("settings.")
         top = key.split(".")[0]
+        names_path = names_a_path(key)
         if top not in OVERRIDABLE:
             raise InvalidInput(
                 f"'{shown(key)}' cannot be set per job; settable: {', '.join(sorted(OVERRIDABLE))}",
                 field=f"overrides.{shown(key, 120)}",
+                hint="it names files of the deployment, which stay the deployment's" if names_path else None,
             )
-        if data_plane_only and top not in DATA_PLANE:
+        if data_plane_only and (top not in DATA_PLANE or names_path):
             raise Forbidden(
                 f"this token may not set '{shown(key)}' per job (only {', '.join(sorted(DATA_PLANE))}); "
                 "it stays the deployment's",

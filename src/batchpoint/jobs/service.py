@@ -35,25 +35,18 @@ class JobService:
     def invoke(
         self,
         endpoint_name: str,
+        request: inv.InvokeRequest,
         *,
-        input: str | Path | None = None,
-        input_type: str | None = None,
-        deployment_name: str | None = None,
-        output_path: str | Path | None = None,
-        mini_batch_size: int | None = None,
-        instance_count: int | None = None,
-        job_name: str | None = None,
-        experiment_name: str | None = None,
-        overrides: list[str] | list[tuple[str, Any]] | dict[str, Any] | None = None,
-        inputs_file: str | Path | None = None,
         start: bool = True,
         data_plane_only: bool = False,
     ) -> Job:
-        """Start a job on the endpoint's default deployment (or ``deployment_name``); returns at once.
+        """Start a job on the endpoint's default deployment (or ``request.deployment_name``); returns at once.
 
         ``data_plane_only`` (the server sets it for invoke-only tokens): overrides are limited to
         ``jobs.invoke.DATA_PLANE``, within the deployment's own bounds (``Forbidden`` otherwise).
+        An ``inputs.yml`` is read by the caller (``InvokeRequest.with_inputs_file``).
         """
+        deployment_name, job_name = request.deployment_name, request.job_name
         deployment = self.ctx.batch_deployments.route(endpoint_name, deployment_name)
         if deployment.type != "model":
             raise InvalidInput(
@@ -62,21 +55,16 @@ class JobService:
                 field="deployment_name",
             )
         name = names.job_name(job_name) if job_name else f"batchjob-{uuid.uuid4()}"
-        experiment_name = inv.check_experiment_name(experiment_name)
+        experiment_name = inv.check_experiment_name(request.experiment_name)
         settings = inv.effective_settings(
             deployment,
-            inv.normalise_overrides(overrides),
+            request.pairs(),
             data_plane_only=data_plane_only,
-            mini_batch_size=mini_batch_size,
-            instance_count=instance_count,
+            mini_batch_size=request.mini_batch_size,
+            instance_count=request.instance_count,
         )
-        if inputs_file is not None:
-            file_input, file_type, file_output = inv.read_inputs_file(Path(inputs_file))
-            input = input or file_input
-            input_type = input_type or file_type
-            output_path = output_path or file_output
-        job_input = inv.resolve_job_input(self.ctx, input, input_type)
-        job_output = inv.resolve_output(self.ctx, str(output_path) if output_path else None, name, settings)
+        job_input = inv.resolve_job_input(self.ctx, request.input, request.input_type)
+        job_output = inv.resolve_output(self.ctx, request.output_path or None, name, settings)
         spec = self._run_spec(deployment, settings, job_input, job_output)
         self._insert(name, deployment, spec, experiment_name or endpoint_name)
         if start:
@@ -186,8 +174,19 @@ class JobService:
         status: str | None = None,
         invoked_by: str | None = None,
         limit: int = 100,
+        experiment_name: str | None = None,
+        parent_job_name: str | None = None,
+        job_type: str | None = None,
     ) -> list[Job]:
+        """Jobs, newest first; each filter given narrows the list (``az ml job list`` filters)."""
         query = select(JobRow).order_by(JobRow.created_at.desc()).limit(limit)
+        for column, value in (
+            (JobRow.experiment_name, experiment_name),
+            (JobRow.parent_job_name, parent_job_name),
+            (JobRow.type, job_type),
+        ):
+            if value is not None:
+                query = query.where(column == value)
         if invoked_by:
             query = query.where(JobRow.invoked_by == invoked_by)
         if endpoint_name:

@@ -4,17 +4,19 @@ Every spec forbids unknown fields, so a misspelt key is an error that names the 
 silently ignored setting. Names and versions are checked with ``common.names`` while parsing, so a
 bad name is refused before any file is read or copied. Paths stay strings here: what they are
 relative to (the YAML file's folder, or the current folder for flags) is the services' business.
+Every path field is marked with ``SpecPath`` (see ``common/specpaths.py``).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from batchpoint.common import names, overrides, validation, yamlio
+from batchpoint.common.specpaths import SpecPath, top_level_paths
 from batchpoint.errors import InvalidInput
 from batchpoint.registry.schemas import ModelType
 
@@ -85,7 +87,8 @@ class _VersionedSpec(_Spec):
 class ModelSpec(_VersionedSpec):
     """``model.schema.json``: a file or folder to register as a model version."""
 
-    path: str
+    path: Annotated[str, SpecPath(kind="any")]
+    """The model's file or folder (relative to the YAML file), or a datastore URI."""
     type: ModelType | None = None
     """None: ``mlflow_model`` when an ``MLmodel`` file sits at the root of the folder, else ``custom_model``."""
     stage: str | None = None
@@ -97,9 +100,9 @@ class EnvironmentSpec(_VersionedSpec):
     """``environment.schema.json`` plus batchpoint's ``pip_requirements`` and ``python_version``."""
 
     image: str | None = None
-    conda_file: str | dict[str, Any] | None = None
+    conda_file: Annotated[str | dict[str, Any] | None, SpecPath(kind="file", upload="yaml", local=True)] = None
     """A path to a conda YAML file (relative to the YAML file) or the conda mapping itself."""
-    pip_requirements: str | list[str] | None = None
+    pip_requirements: Annotated[str | list[str] | None, SpecPath(kind="file", upload="lines", local=True)] = None
     """A path to a requirements.txt file, or the requirement lines themselves."""
     python_version: str | None = None
     build: dict[str, Any] | None = None
@@ -126,7 +129,8 @@ class DataSpec(_VersionedSpec):
     """``data.schema.json``: a named, versioned pointer to a file or folder."""
 
     type: DataType = "uri_folder"
-    path: str
+    path: Annotated[str, SpecPath(kind="any", refs=True, glob=True)]
+    """A file, folder or glob (relative to the YAML file), or a datastore URI."""
 
 
 class ComputeSpec(_Spec):
@@ -213,11 +217,15 @@ def load_spec(
     *,
     fields: dict[str, Any] | None = None,
     pairs: list[tuple[str, Any]] | None = None,
-    path_fields: tuple[str, ...] = ("path",),
+    path_fields: tuple[str, ...] | None = None,
 ) -> S:
-    """Read a spec file, apply flags and ``--set`` pairs, validate; errors name the file and field."""
+    """Read a spec file, apply flags and ``--set`` pairs, validate; errors name the file and field.
+
+    ``path_fields``: the flags that are paths (relative to the current folder); by default the
+    spec's fields marked ``SpecPath``.
+    """
     data = yamlio.load_file(path)
-    merge_fields(data, fields or {}, pairs, path_fields=path_fields)
+    merge_fields(data, fields or {}, pairs, path_fields=_paths_of(spec_type, path_fields))
     return validation.parse(spec_type, data, file=str(path))
 
 
@@ -226,8 +234,12 @@ def spec_from_fields(
     fields: dict[str, Any],
     pairs: list[tuple[str, Any]] | None = None,
     *,
-    path_fields: tuple[str, ...] = ("path",),
+    path_fields: tuple[str, ...] | None = None,
 ) -> S:
     """A spec made from flags alone (no YAML file); paths are relative to the current folder."""
-    data = merge_fields({}, fields, pairs, path_fields=path_fields)
+    data = merge_fields({}, fields, pairs, path_fields=_paths_of(spec_type, path_fields))
     return validation.parse(spec_type, data)
+
+
+def _paths_of(spec_type: type[BaseModel], given: tuple[str, ...] | None) -> tuple[str, ...]:
+    return top_level_paths(spec_type) if given is None else given

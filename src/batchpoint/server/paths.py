@@ -15,6 +15,10 @@ sees it:
 Fields that the services read as local paths only (code folders, conda and requirements files,
 pipeline component files) get the URI turned into the local path here.
 
+Which fields are paths, and what each accepts, is not listed here: ``PathPolicy.spec`` walks the
+fields marked ``SpecPath`` in the spec models (``common/specpaths.py``), so a path field added to a
+spec is checked as soon as it is marked.
+
 Beyond where a path may point, *who* may name it (the threat model is ``docs/security.md``):
 
 * an upload is its uploader's: another endpoint-scoped token naming it gets 403; unscoped tokens
@@ -30,13 +34,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from batchpoint.common import refs
+from batchpoint.common.specpaths import PathRef, replace_paths
 from batchpoint.common.text import shown
-from batchpoint.endpoints import snapshot
+from batchpoint.endpoints.specs import DeploymentSpec
 from batchpoint.errors import Forbidden, InvalidInput, UnsafePath
+from batchpoint.registry.specs import DataSpec, EnvironmentSpec
 from batchpoint.server import uploads_store
 from batchpoint.workspace.layout import DEFAULT_DATASTORE
 
@@ -180,36 +187,43 @@ class PathPolicy:
         self.consumed.clear()
 
     # -- specs ---------------------------------------------------------------------------------------
-    def model_spec(self, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-        if "path" in data:
-            data["path"] = self.location(data["path"], f"{prefix}path")
-        return data
+    def spec(self, spec: Any, spec_type: Any = None, *, fields: Mapping[str, str] | None = None) -> Any:
+        """``spec`` (a model, or the mapping of a ``spec_type``) with every ``SpecPath`` field checked.
 
+        Each value is checked as its marker says: an ``output`` where a job may write, a ``glob``-able
+        job input (links inside included), a ``local`` file turned into its local path, else a location.
+        References and snapshots pass where the marker accepts them. ``fields`` renames fields in
+        errors (the Azure body names its own: ``properties.InputData.<name>.Uri``).
+        """
+        names = fields or {}
+
+        def check(ref: PathRef) -> Any:
+            value, marker = ref.location, ref.marker
+            if value is None:
+                return ref.value
+            field = names.get(ref.field, ref.field)
+            if marker.output:
+                return self.output_path(value, field)
+            if marker.glob:
+                return self.invoke_input(value, field)
+            if marker.local:
+                return self.local_file(value, field)
+            return self.location(value, field)
+
+        return replace_paths(spec, check, spec_type)
+
+    # The shapes the routes send (each is ``spec`` over one spec type).
     def data_spec(self, data: dict[str, Any]) -> dict[str, Any]:
-        if "path" in data:
-            data["path"] = self.invoke_input(data["path"], "path")
-        return data
+        checked: dict[str, Any] = self.spec(data, DataSpec)
+        return checked
 
-    def environment_spec(self, data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-        for key in ("conda_file", "pip_requirements"):
-            if isinstance(data.get(key), str):
-                data[key] = self.local_file(data[key], f"{prefix}{key}")
-        return data
+    def environment_spec(self, data: dict[str, Any]) -> dict[str, Any]:
+        checked: dict[str, Any] = self.spec(data, EnvironmentSpec)
+        return checked
 
     def deployment_spec(self, data: dict[str, Any]) -> dict[str, Any]:
-        model = data.get("model")
-        if isinstance(model, dict):
-            self.model_spec(model, "model.")
-        code = data.get("code_configuration")
-        if isinstance(code, dict) and isinstance(code.get("code"), str) and not snapshot.is_snapshot(code["code"]):
-            code["code"] = self.local_file(code["code"], "code_configuration.code")
-        environment = data.get("environment")
-        if isinstance(environment, dict):
-            self.environment_spec(environment, "environment.")
-        component = data.get("component")
-        if isinstance(component, str) and not component.startswith("azureml:") and not snapshot.is_snapshot(component):
-            data["component"] = self.local_file(component, "component")
-        return data
+        checked: dict[str, Any] = self.spec(data, DeploymentSpec)
+        return checked
 
     def invoke_input(self, value: Any, field: str = "input") -> Any:
         """A job input; a folder holding links out of the allowed roots is refused too."""

@@ -12,6 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from batchpoint.endpoints.specs import BatchEndpointSpec
+from batchpoint.jobs.invoke import InvokeRequest
+
+__all__ = ["InvokeRequest"]  # ``batch-endpoint invoke``'s body is the service's own request (``jobs/invoke.py``)
 
 _STRICT = ConfigDict(extra="forbid")
 Pair = tuple[str, Any]
@@ -76,22 +79,6 @@ class DeploymentUpdate(BaseModel):
     spec: dict[str, Any] | None = None
     overrides: list[Pair] = Field(default_factory=list, max_length=100)
     set_default: bool = False
-
-
-class InvokeRequest(BaseModel):
-    """``batch-endpoint invoke`` as JSON; ``input`` is a datastore URI, a data asset reference or a server path."""
-
-    model_config = _STRICT
-
-    input: str | None = Field(None, max_length=4096)
-    input_type: Literal["uri_folder", "uri_file"] | None = None
-    deployment_name: str | None = Field(None, max_length=64)
-    output_path: str | None = Field(None, max_length=4096)
-    mini_batch_size: int | None = None
-    instance_count: int | None = None
-    job_name: str | None = Field(None, max_length=128)
-    experiment_name: str | None = Field(None, max_length=255)
-    overrides: list[Pair] | dict[str, Any] | None = None
 
 
 class TokenCreate(BaseModel):

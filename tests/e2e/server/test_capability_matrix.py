@@ -109,6 +109,7 @@ CLASSIFIED: dict[tuple[str, str], dict[str, str]] = {
     },
     ("GET", "/api/v1/jobs"): {
         "query:limit": "count", "query:endpoint_name": INERT, "query:deployment_name": INERT, "query:status": INERT,
+        "query:experiment_name": INERT, "query:parent_job_name": INERT, "query:type": INERT,
     },
     ("GET", "/api/v1/jobs/{name}/logs"): {"query:file": "path"},
 }  # fmt: skip

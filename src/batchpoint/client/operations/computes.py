@@ -9,13 +9,13 @@ from batchpoint.registry.schemas import Compute
 from batchpoint.registry.specs import ComputeSpec, spec_from_fields
 
 if TYPE_CHECKING:
-    from batchpoint.services import Services
+    from batchpoint.contracts import ServiceHub
 
 
 class ComputeOperations:
     """Computes of one workspace (the built-in ``local`` is always there)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: ServiceHub) -> None:
         self._services = services
 
     def create(
@@ -46,7 +46,7 @@ class ComputeOperations:
         service = self._services.computes
         if file is not None:
             return service.create_from_file(Path(file), overrides=overrides, **fields)
-        return service.create(spec_from_fields(ComputeSpec, fields, overrides, path_fields=()))
+        return service.create(spec_from_fields(ComputeSpec, fields, overrides))
 
     def get(self, name: str) -> Compute:
         return self._services.computes.get(name)

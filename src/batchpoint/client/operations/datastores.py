@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from batchpoint.registry.schemas import Datastore
 
 if TYPE_CHECKING:
-    from batchpoint.services import Services
+    from batchpoint.contracts import ServiceHub
 
 
 class DatastoreOperations:
     """Datastores of one workspace: the ``azureml://datastores/<name>/paths/...`` URIs name them."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: ServiceHub) -> None:
         self._services = services
 
     def get(self, name: str) -> Datastore:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchpoint.client.operations.versioned import VersionedOperations
-from batchpoint.registry.environments import PATH_FIELDS
 from batchpoint.registry.schemas import Environment
 from batchpoint.registry.specs import EnvironmentSpec, spec_from_fields
 
@@ -47,7 +46,7 @@ class EnvironmentOperations(VersionedOperations[Environment]):
         service = self._services.environments
         if file is not None:
             return service.create_from_file(Path(file), overrides=overrides, **fields)
-        return service.create(spec_from_fields(EnvironmentSpec, fields, overrides, path_fields=PATH_FIELDS))
+        return service.create(spec_from_fields(EnvironmentSpec, fields, overrides))
 
     def build(self, name: str, version: str | None = None, *, force: bool = False) -> EnvironmentBuild:
         """Build the environment into its own virtual environment (once; later calls and jobs reuse it)."""

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from batchpoint.services import Services
+    from batchpoint.contracts import ServiceHub
+    from batchpoint.registry.contracts import VersionedContract
 
 T = TypeVar("T")
-
-
-class VersionedService(Protocol[T]):
-    """The service methods these operations call (the embedded service or its remote mirror)."""
-
-    def get(self, name: str, version: str | None = None) -> T: ...
-    def resolve(self, ref: str) -> T: ...
-    def list(self, name: str | None = None, *, include_archived: bool = False) -> builtins.list[T]: ...
-    def archive(self, name: str, version: str | None = None) -> T: ...
-    def restore(self, name: str, version: str | None = None) -> T: ...
-    def delete(self, name: str, version: str) -> None: ...
 
 
 class VersionedOperations(Generic[T]):
@@ -28,12 +18,12 @@ class VersionedOperations(Generic[T]):
     _attribute: str
     """The ``Services`` attribute of the asset's service (``models``, ``environments``, ``data``)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: ServiceHub) -> None:
         self._services = services
 
     @property
-    def _service(self) -> VersionedService[T]:
-        service: VersionedService[T] = getattr(self._services, self._attribute)
+    def _service(self) -> VersionedContract[T]:
+        service: VersionedContract[T] = getattr(self._services, self._attribute)
         return service
 
     def get(self, name: str, version: str | None = None) -> T:

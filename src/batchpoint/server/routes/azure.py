@@ -19,7 +19,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 
+from batchpoint.common import validation
 from batchpoint.errors import InvalidInput, NotFound
+from batchpoint.jobs.invoke import InvokeRequest
 from batchpoint.jobs.schemas import Job
 from batchpoint.server import quotas
 from batchpoint.server.deps import Context, EndpointName, JobName, Paths, Svc, allow_on_endpoint
@@ -156,17 +158,19 @@ def azure_invoke(
     source, input_type, input_field = _input(body)
     folder, file_name, output_field = _output(body)
     experiment = (body.properties.properties or {}).get("experimentName")
-    job = svc.jobs.invoke(
-        endpoint_name,
-        input=paths.invoke_input(source, input_field),
-        input_type=input_type,
-        deployment_name=deployment or None,
-        output_path=paths.output_path(folder, output_field),
-        experiment_name=experiment if isinstance(experiment, str) else None,
-        overrides=[("output_file_name", file_name)] if file_name else None,
-        start=False,
-        data_plane_only=who.invoke_only,
+    request = validation.parse(
+        InvokeRequest,
+        {
+            "input": source,
+            "input_type": input_type,
+            "deployment_name": deployment or None,
+            "output_path": folder,
+            "experiment_name": experiment if isinstance(experiment, str) else None,
+            "overrides": [("output_file_name", file_name)] if file_name else None,
+        },
     )
+    request = paths.spec(request, fields={"input": input_field, "output_path": output_field})
+    job = svc.jobs.invoke(endpoint_name, request, start=False, data_plane_only=who.invoke_only)
     if ctx.queue is not None:
         ctx.queue.notify()
     return azure_job(job)

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from batchpoint.common.specpaths import override_names_path
 from batchpoint.endpoints.schemas import BatchDeployment
-from batchpoint.endpoints.specs import parse_deployment
+from batchpoint.endpoints.specs import DeploymentSpec, parse_deployment
 from batchpoint.errors import InvalidInput
 from batchpoint.jobs.schemas import Job
 from batchpoint.server.deps import DeploymentName, EndpointName, Paths, Svc, allow_on_endpoint, present
@@ -39,9 +40,9 @@ def _same_endpoint(data: dict[str, Any], endpoint_name: str) -> dict[str, Any]:
 
 
 def _refuse_file_override(key: str, value: Any) -> None:
-    """Overrides that would name a file of the server; references and the scoring script name are fine."""
-    head = key.split(".")[0]
-    if head not in ("model", "code_configuration", "environment", "component") or key.endswith("scoring_script"):
+    """Overrides that would name a file of the server (a ``SpecPath`` field of the deployment spec, or a
+    mapping holding one); references and paths relative to another field (the scoring script) are fine."""
+    if override_names_path(DeploymentSpec, key) is None:
         return
     if isinstance(value, str) and value.startswith("azureml:") and not value.startswith("azureml://"):
         return

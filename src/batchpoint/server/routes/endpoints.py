@@ -10,12 +10,13 @@ from batchpoint.common.text import shown
 from batchpoint.endpoints.schemas import BatchDeployment, BatchEndpoint
 from batchpoint.endpoints.specs import BatchEndpointSpec
 from batchpoint.errors import InvalidInput
+from batchpoint.jobs.invoke import InvokeRequest
 from batchpoint.jobs.schemas import Job
 from batchpoint.server import quotas
 from batchpoint.server.deps import Context, EndpointName, Paths, Svc, allow, allow_on_endpoint, present
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.routes._specfile import spec_file
-from batchpoint.server.schemas import EndpointUpdate, InvokeRequest
+from batchpoint.server.schemas import EndpointUpdate
 from batchpoint.tokens.auth import Action, Principal
 
 router = APIRouter(prefix="/batch-endpoints", tags=["batch endpoints"], responses=ERROR_RESPONSES)
@@ -88,24 +89,13 @@ def route(
 def invoke(endpoint_name: EndpointName, body: InvokeRequest, ctx: Context, svc: Svc, paths: Paths, who: Invoker) -> Any:
     """Start a batch job; it waits in the server's queue (Queued) until its compute has a free slot.
 
+    The body is the SDK's ``InvokeRequest``; ``input`` and ``output_path`` are checked as server paths.
+
     An invoke-only token may override only data-plane settings, within the deployment's bounds (403
     naming the parameter otherwise); every token has a limit of jobs queued or running (429).
     """
     quotas.check_active_jobs(svc, who, ctx.settings.serving)
-    job = svc.jobs.invoke(
-        endpoint_name,
-        input=paths.invoke_input(body.input),
-        input_type=body.input_type,
-        deployment_name=body.deployment_name,
-        output_path=paths.output_path(body.output_path),
-        mini_batch_size=body.mini_batch_size,
-        instance_count=body.instance_count,
-        job_name=body.job_name,
-        experiment_name=body.experiment_name,
-        overrides=body.overrides,
-        start=False,
-        data_plane_only=who.invoke_only,
-    )
+    job = svc.jobs.invoke(endpoint_name, paths.spec(body), start=False, data_plane_only=who.invoke_only)
     if ctx.queue is not None:
         ctx.queue.notify()
     return present(who, job)

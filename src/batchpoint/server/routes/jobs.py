@@ -52,9 +52,15 @@ def list_jobs(
     deployment_name: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    experiment_name: Annotated[str | None, Query(max_length=255)] = None,
+    parent_job_name: Annotated[str | None, Query(max_length=128)] = None,
+    job_type: Annotated[str | None, Query(alias="type", max_length=32)] = None,
 ) -> Any:
-    """Jobs, newest first."""
-    jobs = svc.jobs.list(endpoint_name=endpoint_name, deployment_name=deployment_name, status=status, limit=limit)
+    """Jobs, newest first; ``experiment_name``, ``parent_job_name`` and ``type`` filter as ``az ml job list`` does."""
+    jobs = svc.jobs.list(
+        endpoint_name=endpoint_name, deployment_name=deployment_name, status=status, limit=limit,
+        experiment_name=experiment_name, parent_job_name=parent_job_name, job_type=job_type,
+    )  # fmt: skip
     return present(who, jobs)
 
 
