@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -35,10 +34,9 @@ def versioned_router(
     service: str,
     schema: type[BaseModel],
     spec_type: type[BaseModel],
-    rewrite: Callable[[Paths, BaseModel], BaseModel],
     copies_files: bool = True,
 ) -> APIRouter:
-    """A router for ``/<prefix>``; ``rewrite`` checks the spec's paths (``PathPolicy``) before registering.
+    """A router for ``/<prefix>``; every ``SpecPath`` field of the spec is checked (``PathPolicy.spec``) before registering.
 
     ``copies_files``: registering copies the files (models), so the uploads it used can go afterwards.
     """
@@ -54,7 +52,7 @@ def versioned_router(
         return present(who, getattr(svc, service).get(name, version))
 
     def create(spec: BaseModel, svc: Svc, paths: Paths, who: Writer) -> Any:
-        created = getattr(svc, service).create(rewrite(paths, spec))
+        created = getattr(svc, service).create(paths.spec(spec))
         if copies_files:
             paths.discard_consumed()
         return created

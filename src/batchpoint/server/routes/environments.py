@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from batchpoint.environments.builder import EnvironmentBuild
 from batchpoint.registry.schemas import Environment
 from batchpoint.registry.specs import EnvironmentSpec
-from batchpoint.server.deps import AssetName, Paths, Svc
+from batchpoint.server.deps import AssetName, Svc
 from batchpoint.server.routes._versioned import OptionalVersion, Writer, versioned_router
-
-
-def _rewrite(paths: Paths, spec: BaseModel) -> BaseModel:
-    assert isinstance(spec, EnvironmentSpec)
-    data = paths.environment_spec({"conda_file": spec.conda_file, "pip_requirements": spec.pip_requirements})
-    return spec.model_copy(update=data)
-
 
 router = versioned_router(
     prefix="/environments",
@@ -23,7 +14,6 @@ router = versioned_router(
     service="environments",
     schema=Environment,
     spec_type=EnvironmentSpec,
-    rewrite=_rewrite,
 )
 
 

@@ -8,23 +8,14 @@ from pathlib import Path
 
 from fastapi import BackgroundTasks
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
 
 from batchpoint.artifacts import archives
 from batchpoint.registry.schemas import Model
 from batchpoint.registry.specs import ModelSpec
-from batchpoint.server.deps import AssetName, Paths, Svc, Version
+from batchpoint.server.deps import AssetName, Svc, Version
 from batchpoint.server.routes._versioned import Reader, versioned_router
 
-
-def _rewrite(paths: Paths, spec: BaseModel) -> BaseModel:
-    assert isinstance(spec, ModelSpec)
-    return spec.model_copy(update={"path": paths.location(spec.path, "path")})
-
-
-router = versioned_router(
-    prefix="/models", noun="model", service="models", schema=Model, spec_type=ModelSpec, rewrite=_rewrite
-)
+router = versioned_router(prefix="/models", noun="model", service="models", schema=Model, spec_type=ModelSpec)
 
 
 @router.get(
