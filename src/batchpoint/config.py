@@ -43,6 +43,12 @@ class EngineSettings(BaseSettings):
     ``instance_count × max_concurrency_per_instance``, on Ray ``max_concurrency_per_instance``. A job
     asking for more is refused. 0: four per CPU core, at least 8."""
 
+    executor: str | None = None
+    """For tests and debugging: the executor every job runs on, whatever its compute (``local``,
+    ``ray``, or ``inline``: mini-batches scored one after another inside the driver's own process,
+    see ``executors/inline.py``). Default: the compute's (Ray actors for a ``ray`` compute, local
+    worker processes otherwise)."""
+
 
 class ServerSettings(BaseSettings):
     """Knobs of ``batchpoint server`` (read from ``BATCHPOINT_SERVER_*``); the defaults are safe for a team."""

@@ -35,6 +35,7 @@ from batchpoint.jobs.schemas import JobState, RunSpec
 from batchpoint.store.tables import JobRow
 
 if TYPE_CHECKING:
+    from batchpoint.executors.request import ExecutorRequest
     from batchpoint.services import Services
 
 log = logging.getLogger("batchpoint.driver")
@@ -59,7 +60,6 @@ class JobRunner:
         ctx: Services,
         job_name: str,
         epoch: int,
-        executor_factory: Any = None,
         prestarted: list[Launched] | None = None,
     ) -> None:
         self.ctx = ctx
@@ -78,7 +78,6 @@ class JobRunner:
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         self.settings = self.spec.settings
         self.n_workers = self.settings.workers
-        self.executor_factory = executor_factory
         self.prestarted = prestarted or []
         self.executor: Executor | None = None
         self.slots: dict[str, Slot] = {}
@@ -162,29 +161,56 @@ class JobRunner:
         self.logs.progress(f"running with {self.n_workers} worker(s); {self.totals['mb_total']} mini-batches")
 
     def _make_executor(self, runtime: Any) -> Executor:
-        if self.executor_factory is not None:
-            executor: Executor = self.executor_factory(self, runtime)
-            return executor
         # Local workers too: the factory starts them as the worker user when batchpoint runs as root.
-        from batchpoint.executors.factory import make_executor
+        from batchpoint.executors.factory import build_executor
 
-        return make_executor(self, runtime)
+        return build_executor(self._executor_request(runtime))
+
+    def _executor_request(self, runtime: Any) -> ExecutorRequest:
+        """What the executor needs of this job: its prepared runtime, its spec and the engine's settings."""
+        from batchpoint.executors.privileges import Need
+        from batchpoint.executors.request import ExecutorRequest
+
+        needs = [Need("the input", Path(self.spec.input.resolved))]
+        # append_row: workers write part files in the job's folder, and the driver merges them into the output.
+        if self.settings.output_action == "summary_only":
+            needs.append(Need("the output folder", Path(self.spec.output.path), "write"))
+        return ExecutorRequest(
+            config_file=Path(runtime.config_file),
+            log_dir=self.logs.dir,
+            cwd=Path(runtime.cwd),
+            python=runtime.python,
+            env=dict(runtime.env),
+            requirements=tuple(getattr(runtime, "requirements", None) or ()),
+            job_name=self.job_name,
+            job_dir=self.job_dir,
+            parts_dir=self.parts_dir,
+            workers=self.n_workers,
+            compute=dict(self.spec.compute),
+            deployment_resources=dict((self.spec.deployment or {}).get("resources") or {}),
+            needs=tuple(needs),
+            run_timeout=float(self.settings.retry_settings.timeout),
+            executor=self.engine.executor,
+            worker_user=self.engine.worker_user,
+            heartbeat_seconds=self.engine.heartbeat_seconds,
+            ray_start_timeout=self.ctx.settings.ray.start_timeout,
+            ray_dashboard=self.ctx.settings.ray.dashboard,
+            metadata_on_postgres=self.ctx.db.url.startswith("postgres"),
+            keep_alive=self.ledger.heartbeat,
+        )
 
     def _adopt_prestarted(self) -> int:
-        """Hand workers the driver started before its imports to the local executor; returns how many."""
-        from batchpoint.executors.local import LocalExecutor
-
+        """Hand workers the driver started before its imports to the executor, if it takes them; returns how many."""
+        assert self.executor is not None
         workers, self.prestarted = self.prestarted, []
-        if not isinstance(self.executor, LocalExecutor):
-            for launched in workers:
-                launched.proc.kill()
-            return 0
-        for launched in workers[: self.n_workers]:
-            self.executor.adopt(launched)
-            self.slots[launched.worker] = Slot(launched.worker)
-        for launched in workers[self.n_workers :]:
-            launched.proc.kill()
-        return min(len(workers), self.n_workers)
+        adopted = 0
+        for launched in workers:
+            if adopted < self.n_workers and self.executor.adopt(launched):
+                self.slots[launched.worker] = Slot(launched.worker)
+                adopted += 1
+            else:
+                launched.discard()
+        return adopted
 
     def _plan(self) -> None:
         files = inputs.iter_files(self.spec.input)

@@ -28,6 +28,8 @@ GROUPS = {
     "batch-deployment": LazyGroup("batchpoint.cli.batch_deployment", "Deployments behind batch endpoints."),
     "job": LazyGroup("batchpoint.cli.job", "Batch jobs: show, stream, logs, cancel, resume, download."),
     "token": LazyGroup("batchpoint.cli.token", "Server tokens: create, list, revoke."),
+    "supervisor": LazyGroup("batchpoint.cli.supervisor", "The workspace supervisor: start, stop, status."),
+    "status": LazyGroup("batchpoint.cli.status", "Show the target and whether its supervisor runs."),
 }
 
 
@@ -42,6 +44,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     cls=RootGroup,
+    context_settings={"max_content_width": 120},
 )
 
 
@@ -60,7 +63,9 @@ def main(
             "--workspace", "-w", envvar="BATCHPOINT_WORKSPACE", help="Workspace folder (default: search upwards)."
         ),
     ] = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     ctx.obj = CliState(workspace_path)
 

@@ -7,9 +7,12 @@ transport and process management, so the same engine drives local processes and 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchpoint.executors.messages import TaskMessage, WorkerEvent
+
+if TYPE_CHECKING:
+    from batchpoint.executors.launch import Launched
 
 
 class Executor(ABC):
@@ -34,6 +37,14 @@ class Executor(ABC):
     @abstractmethod
     def close(self, grace: float = 5.0) -> None:
         """Ask every worker to finish, then kill what is left after ``grace`` seconds."""
+
+    def adopt(self, launched: Launched) -> bool:
+        """Take over a worker process the driver started before this executor existed (``launch.prestart``).
+
+        False (the default): this executor cannot use it, and the caller stops it. Only an executor
+        of local processes can; it answers ``Ready`` or ``InitFailed`` for it as for its own.
+        """
+        return False
 
     def describe(self) -> dict[str, Any]:
         """What the job's logs should say about where it ran."""

@@ -1,4 +1,13 @@
-"""Which executor runs a job: local worker processes, or Ray actors for a compute of type ``ray``."""
+"""The one place executors are built: from an ``ExecutorRequest``, by executor kind.
+
+A kind is one entry in ``EXECUTORS``: its name and a function from the request to the executor
+(which imports its module only when a job uses it, so that a driver of local workers never imports
+Ray). A job's kind is its compute's (``COMPUTE_EXECUTORS``; local processes for any other compute),
+unless ``EngineSettings.executor`` names one (tests, debugging).
+
+Nothing here knows the jobs table or the engine: what the engine needs while an executor starts
+comes through the request (``keep_alive``).
+"""
 
 from __future__ import annotations
 
@@ -6,124 +15,145 @@ import contextlib
 import json
 import logging
 import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
 
+from batchpoint.errors import InvalidInput
 from batchpoint.executors import privileges
 from batchpoint.executors.base import Executor
-from batchpoint.executors.privileges import Need
-
-if TYPE_CHECKING:
-    from batchpoint.batch.engine import JobRunner
+from batchpoint.executors.request import ExecutorRequest
 
 log = logging.getLogger("batchpoint.driver")
 
 
-def make_executor(runner: JobRunner, runtime: Any) -> Executor:
-    """The executor for ``runner``'s job, by its compute's type."""
-    if runner.spec.compute.get("type") == "ray":
-        return ray_executor(runner, runtime)
-    return local_executor(runner, runtime)
+def build_executor(request: ExecutorRequest) -> Executor:
+    """The executor for ``request``'s job, by its kind (``kind_of``)."""
+    kind = kind_of(request)
+    build = EXECUTORS.get(kind)
+    if build is None:
+        known = ", ".join(sorted(EXECUTORS))
+        raise InvalidInput(f"unknown executor '{kind}' (this batchpoint has: {known})", field="executor")
+    return build(request)
 
 
-def local_executor(runner: JobRunner, runtime: Any) -> Executor:
+def kind_of(request: ExecutorRequest) -> str:
+    """The executor kind a request asks for: the engine's override, else its compute type's."""
+    if request.executor:
+        return request.executor
+    return COMPUTE_EXECUTORS.get(str(request.compute.get("type") or ""), "local")
+
+
+def local_executor(request: ExecutorRequest) -> Executor:
     """Worker processes on this machine, as the worker user when batchpoint runs as root.
 
     Before any worker starts as that user, everything the job's workers read is checked, so that a
     folder it cannot enter fails the job with a sentence naming it (``privileges.require``).
     """
+    from batchpoint.executors.launch import worker_needs
     from batchpoint.executors.local import LocalExecutor
 
-    setting = runner.engine.worker_user
-    run_as = privileges.for_job(setting, runner.job_dir)
-    if privileges.keeps_root(setting):
+    run_as = privileges.for_job(request.worker_user, request.job_dir)
+    if privileges.keeps_root(request.worker_user):
         log.warning(
             "%s=root: workers run as root, so the scoring script has full control of this machine",
             privileges.WORKER_USER_VARIABLE,
         )
-    privileges.require(run_as, _worker_needs(runner, runtime))
+    privileges.require(run_as, [*worker_needs(request.python, request.config_file), *request.needs])
     return LocalExecutor(
-        config_file=runtime.config_file,
-        log_dir=runner.logs.dir,
-        cwd=runtime.cwd,
-        python=runtime.python,
-        env=runtime.env,
+        config_file=request.config_file,
+        log_dir=request.log_dir,
+        cwd=request.cwd,
+        python=request.python,
+        env=request.env,
         run_as=run_as,
+        metadata_on_postgres=request.metadata_on_postgres,
     )
 
 
-def _worker_needs(runner: JobRunner, runtime: Any) -> list[Need]:
-    from batchpoint.executors.launch import worker_needs
-
-    needs = worker_needs(runtime.python, Path(runtime.config_file))
-    needs.append(Need("the input", Path(runner.spec.input.resolved)))
-    # append_row: workers write part files in the job's folder, and the driver merges them into the output.
-    if runner.settings.output_action == "summary_only":
-        needs.append(Need("the output folder", Path(runner.spec.output.path), "write"))
-    return needs
-
-
-def ray_executor(runner: JobRunner, runtime: Any) -> Executor:
+def ray_executor(request: ExecutorRequest) -> Executor:
+    """Ray actors, on the compute's cluster (or a private Ray for address ``local``)."""
     from batchpoint.executors.ray_cluster import import_ray
 
     import_ray()  # MissingExtra before anything else
-    from batchpoint.executors.ray_executor import RayExecutor, RayJob, actor_resources
+    from batchpoint.executors.ray_executor import RayExecutor, RayJob, actor_resources, pip_packages
 
-    spec = runner.spec
-    compute = spec.compute
-    config = json.loads(Path(runtime.config_file).read_text(encoding="utf-8"))
-    deployment_resources = (spec.deployment or {}).get("resources") or {}
+    compute = request.compute
     job = RayJob(
         address=str(compute.get("address") or "auto"),
-        config=config,
-        log_dir=runner.logs.dir,
-        cwd=Path(runtime.cwd),
-        parts_dir=runner.parts_dir,
-        env=dict(runtime.env),
-        options=actor_resources(compute.get("resources"), deployment_resources),
-        pip=environment_packages(runner, runtime),
-        heartbeat_seconds=runner.engine.heartbeat_seconds,
-        job_name=runner.job_name,
-        workers=runner.n_workers,
+        config=json.loads(request.config_file.read_text(encoding="utf-8")),
+        log_dir=request.log_dir,
+        cwd=request.cwd,
+        parts_dir=request.parts_dir,
+        env=dict(request.env),
+        options=actor_resources(compute.get("resources"), request.deployment_resources),
+        # The deployment environment's packages, as prepare_runtime resolved them (nothing is built
+        # locally for a Ray compute): the actors' runtime_env.
+        pip=pip_packages(list(request.requirements)),
+        heartbeat_seconds=request.heartbeat_seconds,
+        job_name=request.job_name,
+        workers=request.workers,
         max_instances=int(compute.get("max_instances") or 1),
-        start_timeout=runner.ctx.settings.ray.start_timeout,
-        dashboard=runner.ctx.settings.ray.dashboard,
+        start_timeout=request.ray_start_timeout,
+        dashboard=request.ray_dashboard,
     )
-    with _driver_heartbeat(runner):
+    with _kept_alive(request.keep_alive, request.heartbeat_seconds):
         # Starting a private Ray, or reaching a busy cluster, can outlast driver_stale_seconds.
         return RayExecutor(job)
 
 
-@contextlib.contextmanager
-def _driver_heartbeat(runner: JobRunner) -> Iterator[None]:
-    """Keep the job's driver heartbeat fresh from a thread while the main thread waits on Ray."""
-    from sqlalchemy import text
+def inline_executor(request: ExecutorRequest) -> Executor:
+    """Mini-batches scored inside this process, one after another (tests, debugging).
 
+    User code then runs as this process: refused when batchpoint runs as root and would otherwise
+    drop workers to the worker user (set ``BATCHPOINT_ENGINE_WORKER_USER=root`` to mean it).
+    """
+    from batchpoint.executors.inline import InlineExecutor
+
+    if privileges.worker_identity(request.worker_user) is not None:
+        raise InvalidInput(
+            "the inline executor runs the scoring script inside the job driver, which runs as root, but "
+            "workers must run as an unprivileged user",
+            hint=f"use the local executor, or set {privileges.WORKER_USER_VARIABLE}=root to run user code as root",
+        )
+    return InlineExecutor(
+        config=json.loads(request.config_file.read_text(encoding="utf-8")),
+        log_dir=request.log_dir,
+        cwd=request.cwd,
+        heartbeat_seconds=request.heartbeat_seconds,
+        run_timeout=request.run_timeout,
+    )
+
+
+EXECUTORS: dict[str, Callable[[ExecutorRequest], Executor]] = {
+    "local": local_executor,
+    "ray": ray_executor,
+    "inline": inline_executor,
+}
+"""Executor kind → the function that builds it from a request."""
+
+COMPUTE_EXECUTORS: dict[str, str] = {"ray": "ray"}
+"""Compute type → executor kind; any other compute (``local``, ``amlcompute``) runs local processes."""
+
+
+@contextlib.contextmanager
+def _kept_alive(keep_alive: Callable[[], object] | None, interval: float) -> Iterator[None]:
+    """Call ``keep_alive`` every ``interval`` seconds from a thread while the caller blocks."""
+    if keep_alive is None:
+        yield
+        return
     stop = threading.Event()
-    statement = text("UPDATE jobs SET heartbeat_at=:t WHERE id=:job AND driver_epoch=:epoch")
 
     def beat() -> None:
-        while not stop.wait(runner.engine.heartbeat_seconds):
-            with contextlib.suppress(Exception), runner.ctx.db.session() as s:
-                s.execute(statement, {"t": time.time(), "job": runner.job_id, "epoch": runner.epoch})
+        while not stop.wait(interval):
+            try:
+                keep_alive()
+            except Exception:
+                # A database hiccup must not end the start; the engine's next write finds real trouble.
+                log.warning("could not keep the driver's heartbeat fresh", exc_info=True)
 
-    thread = threading.Thread(target=beat, name="driver-heartbeat", daemon=True)
+    thread = threading.Thread(target=beat, name="executor-keep-alive", daemon=True)
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join()
-
-
-def environment_packages(runner: JobRunner, runtime: Any) -> list[str]:
-    """The pip packages of the deployment's environment: its Ray ``runtime_env``.
-
-    ``prepare_runtime`` resolves them (a registered environment's pip and conda dependencies, or an
-    MLflow model's own) and, for a Ray compute, builds nothing locally.
-    """
-    from batchpoint.executors.ray_executor import pip_packages
-
-    return pip_packages(list(getattr(runtime, "requirements", None) or []))

@@ -6,24 +6,32 @@ nothing had to be built: worker start-up (the script's imports, ``init()``) then
 driver's own start-up instead of following it.
 
 When batchpoint runs as root, workers start as the unprivileged worker user (see
-``executors/privileges.py``). The driver resolves that user from its own settings, never from the
-plan file, so a plan cannot name root; it prestarts only when the user the plan was prepared for is
-the one it resolves and that user can reach everything the workers read.
+``executors/privileges.py``). This module reads no settings of its own (importing them costs the
+driver the pydantic import it is racing): ``invoke`` records its ``worker_user`` setting in the plan,
+and a driver running as root takes it only from a plan that root wrote, in folders no other user can
+write, so that nobody else can plant a plan naming root. It prestarts only when that user can reach
+everything the workers read; the executor then adopts a prestarted worker only if it runs as the
+user the driver's own settings name (``LocalExecutor.adopt``), and stops it otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from batchpoint.errors import InvalidInput
 from batchpoint.executors import privileges
 from batchpoint.executors.privileges import Need, WorkerIdentity
+
+if TYPE_CHECKING:
+    from batchpoint.config import Settings
 
 SRC_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 PLAN_NAME = "launch.json"
@@ -37,19 +45,31 @@ class Launched:
     proc: subprocess.Popen[bytes]
     sock: socket.socket
     logs: list[IO[bytes]]
+    user: str | None = None
+    """The name of the user it runs as; None: as the process that started it."""
+
+    def discard(self) -> None:
+        """Stop it and release what it holds (a worker no executor adopted)."""
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            self.proc.wait(timeout=10)
+        self.sock.close()
+        for fh in self.logs:
+            fh.close()
 
 
-def worker_env(extra: dict[str, str]) -> dict[str, str]:
+def worker_env(extra: dict[str, str], *, metadata_on_postgres: bool) -> dict[str, str]:
     """The worker's environment: ours minus batchpoint's own settings, plus ``extra``.
 
-    With the metadata database on PostgreSQL, libpq's own variables (``PGPASSWORD``, ``PGPASSFILE``,
-    ``PGHOST``...) are the driver's credentials for it, so user code does not get them either.
+    ``metadata_on_postgres``: the metadata database is PostgreSQL, so libpq's own variables
+    (``PGPASSWORD``, ``PGPASSFILE``, ``PGHOST``...) are the driver's credentials for it and user code
+    does not get them either. The caller says so (from its settings); this module reads none.
     """
-    metadata_on_pg = os.environ.get("BATCHPOINT_DATABASE_URL", "").startswith("postgres")
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("BATCHPOINT_") and not (metadata_on_pg and k.startswith("PG"))
+        if not k.startswith("BATCHPOINT_") and not (metadata_on_postgres and k.startswith("PG"))
     }
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = SRC_ROOT + (os.pathsep + path if path else "")
@@ -89,19 +109,27 @@ def launch(
     finally:
         child.close()
     parent.setblocking(True)
-    return Launched(worker, proc, parent, [stdout, stderr])
+    return Launched(worker, proc, parent, [stdout, stderr], run_as.name if run_as else None)
 
 
 def write_plan(job_dir: Path, *, python: str, config_file: Path, log_dir: Path, cwd: Path, env: dict[str, str],
-               workers: int) -> None:  # fmt: skip
+               workers: int, settings: Settings | None = None) -> None:  # fmt: skip
     """Record how to start this job's workers (written by ``invoke`` when nothing has to be built).
 
-    ``worker_user`` is who ``prepare_runtime`` handed the job's folders to; the driver compares it
-    with the user it resolves itself and only prestarts when they agree.
+    ``settings``: the invoking process's (default: read now). Its ``worker_user`` setting goes into the
+    plan, for the driver, which has not read its settings when it prestarts; ``worker_user`` is the
+    user that setting resolved to, who ``prepare_runtime`` handed the job's folders to.
     """
-    run_as = privileges.worker_identity(privileges.configured_user())
+    if settings is None:
+        from batchpoint.config import Settings
+
+        settings = Settings()
+    setting = settings.engine.worker_user
+    run_as = privileges.worker_identity(setting)
+    on_postgres = (settings.database_url or "").startswith("postgres")
     plan = {"python": python, "config_file": str(config_file), "log_dir": str(log_dir), "cwd": str(cwd),
-            "env": worker_env(env), "workers": workers, "worker_user": run_as.name if run_as else None}  # fmt: skip
+            "env": worker_env(env, metadata_on_postgres=on_postgres), "workers": workers,
+            "worker_user_setting": setting, "worker_user": run_as.name if run_as else None}  # fmt: skip
     tmp = job_dir / (PLAN_NAME + ".tmp")
     tmp.write_text(json.dumps(plan))
     os.replace(tmp, job_dir / PLAN_NAME)
@@ -136,11 +164,15 @@ def prestart(job_dir: Path) -> list[Launched]:
 def _prestart_identity(job_dir: Path, plan: dict[str, Any]) -> tuple[bool, WorkerIdentity | None]:
     """Whether the driver may prestart the plan's workers, and as whom.
 
-    Anything doubtful (an unknown user, a plan prepared for another one, something the user cannot
-    read) is left to the driver's regular start, which reports it on the job in plain words.
+    Anything doubtful (a plan someone else could have written, an unknown user, a plan prepared for
+    another one, something the user cannot read) is left to the driver's regular start, which
+    reports it on the job in plain words.
     """
+    if privileges.running_as_root() and not all(_ours(p) for p in (job_dir / PLAN_NAME, job_dir, job_dir.parent)):
+        return False, None
+    setting = plan.get("worker_user_setting")
     try:
-        run_as = privileges.for_job(privileges.configured_user(), job_dir)
+        run_as = privileges.for_job(setting if isinstance(setting, str) else None, job_dir)
     except InvalidInput:
         return False, None
     if (run_as.name if run_as else None) != plan.get("worker_user"):
@@ -148,6 +180,15 @@ def _prestart_identity(job_dir: Path, plan: dict[str, Any]) -> tuple[bool, Worke
     if run_as is not None and privileges.problems(run_as, worker_needs(plan["python"], Path(plan["config_file"]))):
         return False, None
     return True, run_as
+
+
+def _ours(path: Path) -> bool:
+    """Owned by this process's user (not a link) and writable by no one else: so only we wrote what is there."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_uid == os.geteuid() and not stat.S_ISLNK(st.st_mode) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def worker_needs(python: str, config_file: Path) -> list[Need]:

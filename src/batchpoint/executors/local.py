@@ -45,13 +45,16 @@ class LocalExecutor(Executor):
         python: str,
         env: dict[str, str],
         run_as: WorkerIdentity | None = None,
+        metadata_on_postgres: bool,
     ) -> None:
+        """``metadata_on_postgres``: keep libpq's variables (the metadata database's credentials) from
+        workers (``launch.worker_env``); no default, so that no caller leaks them by leaving it out."""
         self.config_file = config_file
         self.run_as = run_as
         self.log_dir = log_dir
         self.cwd = cwd
         self.python = python
-        self.env = worker_env(env)
+        self.env = worker_env(env, metadata_on_postgres=metadata_on_postgres)
         self._selector = selectors.DefaultSelector()
         self._procs: dict[str, _Proc] = {}
         self._counter = 0
@@ -63,11 +66,21 @@ class LocalExecutor(Executor):
             worker, python=self.python, config_file=self.config_file, log_dir=self.log_dir, cwd=self.cwd, env=self.env,
             run_as=self.run_as,
         )  # fmt: skip
-        self.adopt(launched)
+        self._register(launched)
         return worker
 
-    def adopt(self, launched: Launched) -> None:
-        """Take over a worker started before this executor existed (see ``launch.prestart``)."""
+    def adopt(self, launched: Launched) -> bool:
+        """Take over a worker started before this executor existed (see ``launch.prestart``).
+
+        Only one that runs as the user this executor starts its own as: the driver prestarts from the
+        launch plan, before it has read its settings, and its settings decide.
+        """
+        if launched.user != (self.run_as.name if self.run_as else None):
+            return False
+        self._register(launched)
+        return True
+
+    def _register(self, launched: Launched) -> None:
         self._counter = max(self._counter, int(launched.worker.rsplit("-", 1)[-1]))
         channel = Channel(launched.sock)
         self._procs[launched.worker] = _Proc(launched.proc, channel, launched.logs)

@@ -12,7 +12,8 @@ input and the interpreter, and write its own folders. ``grant`` hands it the fol
 in the way instead of a traceback from inside a worker.
 
 Standard library only (and ``batchpoint.errors``): a driver resolves the identity before its heavy
-imports, to start workers early (see ``executors/launch.py``).
+imports, to start workers early (see ``executors/launch.py``). No setting is read here: callers pass
+``worker_user`` in (``configured_user`` reads it through ``batchpoint.config`` for those without one).
 """
 
 from __future__ import annotations
@@ -82,14 +83,16 @@ class WorkerIdentity:
         return dataclasses.replace(self, home=job_dir / "home")
 
 
-def configured_user(environ: Mapping[str, str] | None = None) -> str | None:
-    """``BATCHPOINT_ENGINE_WORKER_USER`` read as ``EngineSettings.worker_user`` reads it (names are
-    case-insensitive there too), without importing pydantic: the driver needs it before its imports."""
-    environ = os.environ if environ is None else environ
-    for key, value in environ.items():
-        if key.upper() == WORKER_USER_VARIABLE:
-            return value
-    return None
+def configured_user() -> str | None:
+    """``EngineSettings.worker_user`` as this process's settings read it now.
+
+    For callers without a ``Settings`` object at hand; code that has one (``ctx.settings``) passes its
+    ``engine.worker_user`` instead. It imports the settings (pydantic): a driver that prestarts
+    workers takes the setting from the launch plan instead (``launch.prestart``).
+    """
+    from batchpoint.config import EngineSettings
+
+    return EngineSettings().worker_user
 
 
 def running_as_root() -> bool:

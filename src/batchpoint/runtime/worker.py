@@ -51,9 +51,15 @@ def _configure(config: dict[str, Any]) -> None:
     logging.basicConfig(
         level=getattr(logging, level, logging.INFO), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    sys.argv = script_argv(config)
+
+
+def script_argv(config: dict[str, Any]) -> list[str]:
+    """The ``sys.argv`` a scoring script sees: what Azure's runtime passes (scripts parse it with
+    ``parse_known_args``), then the deployment's program arguments."""
+    level = str(config.get("logging_level", "info")).upper()
     script = config.get("scoring_script") or "score.py"
-    # Scripts parse their own arguments with parse_known_args; give them what Azure's runtime passes.
-    sys.argv = [script, "--logging_level", level, *config.get("program_arguments", [])]
+    return [script, "--logging_level", level, *config.get("program_arguments", [])]
 
 
 class Sender(Protocol):

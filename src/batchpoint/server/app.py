@@ -3,8 +3,9 @@
 It opens the workspace (SQLite or PostgreSQL metadata, per ``settings.database_url``), wires the
 token service, the metrics registry, the middleware (metrics, authentication gate, request limits),
 the error handlers and the routes. Its lifespan creates the owner token on the first start and runs
-the job queue, which also restarts the jobs a previous run left behind. Nothing is created at
-import time; two apps in one process share nothing.
+the supervisor's ``server`` duties (``batchpoint.supervisor``): the job queue, which also restarts
+the jobs a previous run left behind. Nothing is created at import time; two apps in one process
+share nothing.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from batchpoint.errors import InvalidInput
 from batchpoint.server import errors
 from batchpoint.server.deps import ServerContext
 from batchpoint.server.guards import FailureLimiter, HostGate, allowed_hosts
-from batchpoint.server.jobqueue import JobQueue, parse_limits
 from batchpoint.server.metrics import Metrics
 from batchpoint.server.middleware import AuthGate, MetricsMiddleware, RequestLimits
 from batchpoint.server.routes import all_routers
 from batchpoint.server.scrub import Scrubber, ScrubPaths, server_folders
+from batchpoint.supervisor.job_queue import JobQueue, parse_limits
+from batchpoint.supervisor.service import DutyContext, Supervisor
 from batchpoint.tokens.service import TokenService
 from batchpoint.workspace import Workspace
 
@@ -81,7 +83,7 @@ def create_app(
         settings: process settings (default: read from ``BATCHPOINT_*``).
         workspace: the workspace folder (default: ``settings.workspace`` or found from the cwd).
         bootstrap_token: the owner token to store on the first start (else one is generated and announced).
-        run_jobs: run the job queue (tests of the API alone turn it off).
+        run_jobs: run the supervisor and its job queue (tests of the API alone turn it off).
         announce: called with a generated owner token, once.
     """
     settings = settings or Settings()
@@ -101,13 +103,15 @@ def create_app(
         if generated:
             announce(generated)
         if run_jobs:
-            ctx.queue = JobQueue(ctx.services("server"), settings.serving)
-            ctx.queue.start()
+            duties = DutyContext(services=ctx.services("server"), settings=settings, mode="server")
+            ctx.supervisor = Supervisor.build("server", duties)
+            ctx.queue = ctx.supervisor.find("job-queue", JobQueue)
+            ctx.supervisor.start()
         try:
             yield
         finally:
-            if ctx.queue is not None:
-                ctx.queue.stop()
+            if ctx.supervisor is not None:
+                ctx.supervisor.stop()
             opened.close()
 
     app = FastAPI(

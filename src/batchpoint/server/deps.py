@@ -19,11 +19,12 @@ from pydantic import AfterValidator, BaseModel
 from batchpoint.common import names
 from batchpoint.config import Settings
 from batchpoint.errors import InvalidInput, Unauthorized
-from batchpoint.server.jobqueue import JobQueue
 from batchpoint.server.metrics import Metrics
 from batchpoint.server.middleware import PRINCIPAL
 from batchpoint.server.paths import PathPolicy
 from batchpoint.services import Services
+from batchpoint.supervisor.job_queue import JobQueue
+from batchpoint.supervisor.service import Supervisor
 from batchpoint.tokens.auth import Action, Principal, Role, mask_secrets
 from batchpoint.tokens.service import TokenService
 from batchpoint.workspace import Workspace
@@ -39,7 +40,10 @@ class ServerContext:
     workspace: Workspace
     tokens: TokenService
     metrics: Metrics
+    supervisor: Supervisor | None = None
+    """The server's duties (``batchpoint.supervisor``); None when the app runs without jobs."""
     queue: JobQueue | None = None
+    """The supervisor's job-queue duty: routes ``notify()`` it when they queue a job."""
     roots: list[FsPath] = field(default_factory=list)
 
     def services(self, actor: str | None) -> Services:

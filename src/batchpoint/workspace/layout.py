@@ -8,6 +8,7 @@
   datastores/workspaceblobstore/ the default datastore (a local folder)
   jobs/<job-name>/               plan, part files, logs/ and outputs/ of one job
   cache/                         materialised models and code snapshots, built environments
+  state/supervisor/              the workspace's supervisor: lock, pid, status.json, log (docs/supervisor.md)
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ class WorkspaceLayout:
     @property
     def cache(self) -> Path:
         return self.root / "cache"
+
+    @property
+    def state(self) -> Path:
+        """Runtime state of the workspace's long-running processes (created by them, not by ``init``)."""
+        return self.root / "state"
+
+    @property
+    def supervisor(self) -> Path:
+        """The supervisor's files; ``batchpoint.supervisor.files`` names them (and finds them without this class)."""
+        return self.state / "supervisor"
 
     def job_dir(self, job_name: str) -> Path:
         return self.jobs / job_name

@@ -62,6 +62,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("HEAD", "/health"): ("public", "/health", None),
     ("GET", "/metrics"): ("read", "/metrics", None),
     ("GET", "/api/v1/whoami"): ("any", "/api/v1/whoami", None),
+    ("GET", "/api/v1/supervisor"): ("admin", "/api/v1/supervisor", None),
     ("GET", "/api/v1/openapi.json"): ("any", "/api/v1/openapi.json", None),
     # models, environments, data: the same seven routes each
     **{

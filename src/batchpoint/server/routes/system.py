@@ -1,4 +1,9 @@
-"""Health (the only public route, GET and HEAD), Prometheus metrics, who-am-I and the OpenAPI document."""
+"""Health (the only public route, GET and HEAD), the supervisor's duties (owners), Prometheus metrics, who-am-I, OpenAPI.
+
+``GET /health`` answers ``{"status": "ok"}`` to everyone and says nothing else. The health of the
+server's supervisor duties (the job queue) is ``GET /api/v1/supervisor``, behind the same token check
+(and its failure limiter) as every other route, for owner tokens only.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from batchpoint.server.deps import Context, allow
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.server.metrics import CONTENT_TYPE
 from batchpoint.server.schemas import Health, WhoAmI
+from batchpoint.supervisor.schemas import SupervisorHealth
 from batchpoint.tokens.auth import Action, Principal
 
 public = APIRouter(tags=["system"])
@@ -31,6 +37,13 @@ def health(ctx: Context) -> Any:
     if not _database_reachable(ctx):
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return Health(status="ok")
+
+
+@router.get("/supervisor", response_model=SupervisorHealth)
+def supervisor(ctx: Context, _: Annotated[Principal, Depends(allow(Action.admin))]) -> Any:
+    """The server's supervisor: its duties (the job queue) and the health of each (owner tokens)."""
+    running = getattr(ctx, "supervisor", None)
+    return running.report() if running is not None else SupervisorHealth(mode="none")
 
 
 # Load balancers and uptime probes often send HEAD. Left out of the OpenAPI document: the document

@@ -1,7 +1,9 @@
-"""The server's job runner: a queue with a concurrency limit per compute, and restart after a crash.
+"""The server's job runner, a supervisor duty: a queue with a concurrency limit per compute, and restart after a crash.
 
-Invokes through the server create their job with ``start=False`` (state Queued, epoch 1). A
-thread of the server then, every ``queue_poll_seconds`` (and at once when told of a new job):
+Invokes through the server create their job with ``start=False`` (state Queued, epoch 1). This
+duty (``job-queue``, run by the server's supervisor only: never in embedded mode, where jobs start
+detached at invoke) then, on its own thread, every ``queue_poll_seconds`` (and at once when
+``notify()``-ed of a new job):
 
 1. starts Queued jobs oldest first while their compute has a free slot. Starting is a
    compare-and-set on the job's driver epoch (``epoch + 1`` where the epoch is still the one just
@@ -17,6 +19,8 @@ thread of the server then, every ``queue_poll_seconds`` (and at once when told o
 4. applies cancels of jobs that have no driver (canceled while queued, or driver lost).
 
 A job whose driver was lost ``max_driver_restarts`` times is left alone (``job resume`` restarts it).
+``health()`` reports the jobs waiting for a slot, the drivers this queue started and its restarts.
+It takes ``ServerSettings`` from ``batchpoint.config`` and imports nothing of ``batchpoint.server``.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -39,7 +43,9 @@ from batchpoint.launcher.launch import DriverLauncher
 from batchpoint.launcher.zygote import DriverZygote
 from batchpoint.services import Services
 from batchpoint.store.tables import JobRow
+from batchpoint.supervisor.duty import PeriodicDuty
 
+# The logger's name predates the move from server/jobqueue.py; log filters and configs keep working.
 log = logging.getLogger("batchpoint.server.jobs")
 _OPEN = [s.value for s in JobState if s not in TERMINAL]
 
@@ -86,18 +92,16 @@ def _process_gone(pid: int | None, host: str | None) -> bool:
         return False
 
 
-class JobQueue:
+class JobQueue(PeriodicDuty):
     """Starts, supervises and restarts the jobs of one workspace."""
 
     def __init__(self, services: Services, settings: ServerSettings) -> None:
+        super().__init__("job-queue", settings.queue_poll_seconds)
         self.services = services
         self.db = services.db
         self.engine = services.settings.engine
         self.settings = settings
         self.limits = parse_limits(settings.compute_concurrency)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._started: dict[str, int] = {}
         self._restarts: dict[str, int] = {}
         self.waiting = 0
@@ -110,31 +114,21 @@ class JobQueue:
     def limit(self, compute: str) -> int:
         return self.limits.get(compute, self.settings.jobs_per_compute)
 
-    # -- lifecycle -----------------------------------------------------------------------------------
-    def start(self) -> None:
+    # -- the duty's hooks (PeriodicDuty runs tick() on its thread; notify() wakes it for a new job) -------
+    def on_start(self) -> None:
         self._launcher.warm()
-        self._thread = threading.Thread(target=self._run, name="batchpoint-job-queue", daemon=True)
-        self._thread.start()
 
-    def stop(self, timeout: float = 5) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def on_stop(self) -> None:
         self._launcher.close()
 
-    def notify(self) -> None:
-        """A job was queued: look now rather than at the next poll."""
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # the queue must outlive a database hiccup
-                log.exception("job queue pass failed; retrying")
-            self._wake.wait(self.settings.queue_poll_seconds)
-            self._wake.clear()
+    def detail(self) -> dict[str, Any]:
+        return {
+            "waiting": self.waiting,
+            "started": len(self._started),
+            "restarts": sum(list(self._restarts.values())),
+            "limits": dict(self.limits),
+            "jobs_per_compute": self.settings.jobs_per_compute,
+        }
 
     # -- one pass ------------------------------------------------------------------------------------
     def tick(self) -> None:
