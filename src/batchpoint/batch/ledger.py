@@ -14,11 +14,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from batchpoint.store import Database
+from batchpoint.jobs.record import JobRecord, Superseded
 
-
-class Superseded(Exception):
-    """Another driver (a newer epoch) owns this job now."""
+__all__ = ["Batch", "Ledger", "Pending", "Superseded"]
 
 
 @dataclass(frozen=True)
@@ -66,13 +64,8 @@ _RELEASE = text(
 )
 
 
-class Ledger:
-    """Database access of one driver for one job."""
-
-    def __init__(self, db: Database, job_id: int, epoch: int) -> None:
-        self.db = db
-        self.job_id = job_id
-        self.epoch = epoch
+class Ledger(JobRecord):
+    """Database access of one driver for one job: the job row (``JobRecord``) and its mini-batch rows."""
 
     def _job(self, values: dict[str, Any]) -> dict[str, Any]:
         return {"job": self.job_id, **values}
@@ -120,33 +113,6 @@ class Ledger:
             if batch.leases:
                 s.execute(_LEASE, [self._job(v) for v in batch.leases])
         return rejected
-
-    def set_state(self, state: str, **values: Any) -> None:
-        with self.db.session() as s:
-            sets = ", ".join(f"{k}=:{k}" for k in ["state", *values])
-            result = s.execute(
-                text(f"UPDATE jobs SET {sets} WHERE id=:job AND driver_epoch=:epoch"),
-                {"state": state, **values, "job": self.job_id, "epoch": self.epoch},
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                raise Superseded(f"job {self.job_id} is driven by a newer driver")
-
-    def heartbeat(self) -> bool:
-        """Write the driver's heartbeat alone; False when a newer driver owns the job.
-
-        For a helper thread that keeps the heartbeat fresh while the driver waits (an executor's slow
-        start): it does not raise ``Superseded``, the driver's own next write does.
-        """
-        with self.db.session() as s:
-            result = s.execute(
-                text("UPDATE jobs SET heartbeat_at=:t WHERE id=:job AND driver_epoch=:epoch"),
-                {"t": time.time(), "job": self.job_id, "epoch": self.epoch},
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    def read_state(self) -> str:
-        with self.db.read() as s:
-            return str(s.execute(text("SELECT state FROM jobs WHERE id=:job"), {"job": self.job_id}).scalar_one())
 
     def totals(self) -> dict[str, int]:
         """Counters recomputed from the mini-batch rows (after a resume)."""

@@ -8,6 +8,7 @@ and exits (``Superseded``). Kinds with more state of their own extend this (the 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import text
@@ -36,6 +37,19 @@ class JobRecord:
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise Superseded(f"job {self.job_id} is driven by a newer driver")
+
+    def heartbeat(self) -> bool:
+        """Write the driver's heartbeat alone; False when a newer driver owns the job.
+
+        For a helper thread that keeps the heartbeat fresh while the driver waits (an executor's slow
+        start): it does not raise ``Superseded``, the driver's own next write does.
+        """
+        with self.db.session() as s:
+            result = s.execute(
+                text("UPDATE jobs SET heartbeat_at=:t WHERE id=:job AND driver_epoch=:epoch"),
+                {"t": time.time(), "job": self.job_id, "epoch": self.epoch},
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def read_state(self) -> str:
         with self.db.read() as s:

@@ -139,7 +139,7 @@ class JobService:
             runtime = prepare_runtime(self.ctx, spec, job_dir)
             write_plan(
                 job_dir, python=runtime.python, config_file=runtime.config_file, log_dir=job_dir / "logs",
-                cwd=runtime.cwd, env=runtime.env, workers=spec.settings.workers,
+                cwd=runtime.cwd, env=runtime.env, workers=spec.settings.workers, settings=self.ctx.settings,
             )  # fmt: skip
         except Exception:
             return
