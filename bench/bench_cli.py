@@ -16,6 +16,15 @@ interpreter floor (``python -c pass``). The commands:
   one tiny job is run first), and ``job show --query status -o tsv`` as a polling loop of an Azure
   script runs it: ``while [ "$(az ml job show ... --query status -o tsv)" != Completed ]``. The loop
   is timed as a whole (N calls back to back, a few rounds); the per-call mean of each round is one value.
+* ``job show (full path)``: the same command with ``BATCHPOINT_DATABASE_URL`` naming the same SQLite
+  file, which the light read path (``jobs/quickview.py``) leaves to the services: what every call cost
+  before that path.
+
+``--running`` (on by default; ``--no-running`` skips it) then runs a CPU-bound job (every worker busy,
+one per core) a few times, alternately alone and observed the way users observe jobs: ``job show``
+every second (an eager polling loop) and ``job stream`` following it. Reported: the job's duration
+alone and observed, ``job show``'s wall and CPU time while the job runs, and the follower's CPU per
+second of following (its CPU from ``wait4`` less what ``job stream`` costs on a finished job).
 
 The targets (``docs/benchmarks.md``, "CLI start-up"): ``--version`` and ``--help`` under 150 ms,
 ``job show`` under 300 ms on a 2-core machine.
@@ -44,6 +53,25 @@ def run(mini_batch):
     return [1] * len(mini_batch)
 """
 
+# Every mini-batch (one file) keeps its worker busy for BUSY_S of CPU time.
+BUSY_SCORER = """
+import time
+
+BUSY_S = 0.25
+
+
+def init():
+    pass
+
+
+def run(mini_batch):
+    for _ in mini_batch:
+        end = time.process_time() + BUSY_S
+        while time.process_time() < end:
+            pass
+    return [1] * len(mini_batch)
+"""
+
 TARGETS_MS = {"batchpoint --version": 150.0, "batchpoint --help": 150.0, "batchpoint job show": 300.0}
 
 
@@ -61,7 +89,10 @@ def _env(workspace: Path) -> dict[str, str]:
 
 
 def make_workspace() -> tuple[Path, str]:
-    """A throw-away workspace with one endpoint and one completed tiny job; returns (root, job name)."""
+    """A throw-away workspace with one endpoint and one completed tiny job; returns (root, job name).
+
+    A second deployment, ``dep2`` (not the default), runs ``BUSY_SCORER`` with a worker per core.
+    """
     bench = common.Bench("cli")
     inputs = bench.root / "inputs"
     inputs.mkdir()
@@ -69,6 +100,9 @@ def make_workspace() -> tuple[Path, str]:
         (inputs / f"f{i}.txt").write_text("x\n")
     bench.deploy(SCORER, {"instance_count": 1, "max_concurrency_per_instance": 1, "mini_batch_size": 1})
     job = common.run_job(bench, inputs)["job"]
+    cores = len(os.sched_getaffinity(0))
+    bench.deploy(BUSY_SCORER, {"instance_count": 1, "max_concurrency_per_instance": cores, "mini_batch_size": 1})
+    bench.client.batch_deployments.update("dep1", "bench-ep", set_default=True)
     bench.close()
     return bench.root, job
 
@@ -81,6 +115,92 @@ def commands(job: str) -> dict[str, list[str]]:
         "batchpoint --version": [batchpoint, "--version"],
         "batchpoint --help": [batchpoint, "--help"],
         "batchpoint job show": [batchpoint, "job", "show", "-n", job],
+        "batchpoint job show (full path)": [batchpoint, "job", "show", "-n", job],
+    }
+
+
+def full_path_env(env: dict[str, str], workspace: Path) -> dict[str, str]:
+    """``env`` with the workspace's own SQLite file as an explicit URL: ``job show`` takes the full path."""
+    return {**env, "BATCHPOINT_DATABASE_URL": f"sqlite:///{workspace / '.batchpoint' / 'metadata.db'}"}
+
+
+def measured(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one whole process (``wait4``: user + system, its children included)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, argv)
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def _busy_job(workspace: Path, inputs: Path) -> str:
+    from batchpoint import Client
+
+    with Client(workspace) as client:
+        return client.batch_endpoints.invoke("bench-ep", input=str(inputs), deployment_name="dep2").name
+
+
+def while_running(workspace: Path, env: dict[str, str], files: int, rounds: int) -> dict[str, Any]:
+    """A CPU-bound job, alternately alone and observed (``job show`` every second, ``job stream``)."""
+    from batchpoint.jobs import quickview
+
+    inputs = workspace / "busy-inputs"
+    inputs.mkdir(exist_ok=True)
+    for i in range(files):
+        (inputs / f"f{i:04d}.txt").write_text("x\n")
+    batchpoint = _bin("batchpoint")
+    durations: dict[str, list[float]] = {"alone": [], "observed": []}
+    show_wall: list[float] = []
+    show_cpu: list[float] = []
+    follow_cpu_per_s: list[float] = []
+    stream_floor: list[float] = []
+    for _ in range(rounds):
+        for observed in (False, True):
+            job = _busy_job(workspace, inputs)
+            stream = None
+            if observed:
+                stream = subprocess.Popen([batchpoint, "job", "stream", "-n", job], env=env, cwd=workspace,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            follow = quickview.follower(workspace)
+            assert follow is not None
+            try:
+                while True:
+                    view = follow.get(job)
+                    if view.status.terminal:
+                        break
+                    if observed:
+                        wall, cpu = measured([batchpoint, "job", "show", "-n", job], env, workspace)
+                        show_wall.append(wall)
+                        show_cpu.append(cpu)
+                        time.sleep(max(0.0, 1.0 - wall))
+                    else:
+                        time.sleep(0.2)
+            finally:
+                follow.close()
+            assert view.status.value == "Completed", view.message
+            durations["observed" if observed else "alone"].append(view.duration_seconds or 0.0)
+            if stream is not None:
+                _pid, _status, usage = os.wait4(stream.pid, 0)
+                stream.returncode = os.waitstatus_to_exitcode(_status)
+                floor = measured([batchpoint, "job", "stream", "-n", job], env, workspace)[1]  # start-up only
+                stream_floor.append(floor)
+                follow_cpu_per_s.append(
+                    max(0.0, usage.ru_utime + usage.ru_stime - floor) / (view.duration_seconds or 1)
+                )
+    return {
+        "files": files,
+        "job_duration_s": {k: common.median(v) for k, v in durations.items()},
+        "job_durations_s": durations,
+        "slowdown_observed": common.median(durations["observed"]) / common.median(durations["alone"]) - 1,
+        "show_while_running_ms": {
+            "median": 1000 * common.median(show_wall),
+            "cpu_median": 1000 * common.median(show_cpu),
+        },
+        "stream_startup_cpu_ms": 1000 * common.median(stream_floor),
+        "follow_cpu_ms_per_s": 1000 * common.median(follow_cpu_per_s),
     }
 
 
@@ -139,6 +259,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--loop", type=int, help="calls in the polling loop (default 20, 10 with --quick)")
     parser.add_argument("--loop-rounds", type=int, default=3, help="times the polling loop is run (default 3)")
     parser.add_argument("--importtime", action="store_true", help="print the slowest imports of each command")
+    parser.add_argument("--no-running", dest="running", action="store_false",
+                        help="skip the measurements while a job runs")  # fmt: skip
+    parser.add_argument("--running-files", type=int, help="files of the CPU-bound job (default 48, 24 with --quick)")
+    parser.add_argument("--running-rounds", type=int, default=2, help="alone/observed pairs of that job (default 2)")
     parser.add_argument("--no-wait-quiet", dest="wait_quiet", action="store_false",
                         help="do not wait (up to 90 s) for the machine to be idle first")  # fmt: skip
     args = parser.parse_args(argv)
@@ -149,13 +273,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     workspace, job = make_workspace()
     env = _env(workspace)
     cmds = commands(job)
-    for cmd in cmds.values():  # a first run of each warms the page cache; not counted
-        time_once(cmd, env, workspace)
+    envs = {name: full_path_env(env, workspace) if name.endswith("(full path)") else env for name in cmds}
+    for name, cmd in cmds.items():  # a first run of each warms the page cache; not counted
+        time_once(cmd, envs[name], workspace)
     waited = common.wait_quiet() if args.wait_quiet else 0.0
     times: dict[str, list[float]] = {name: [] for name in cmds}
     for _ in range(runs):
         for name, cmd in cmds.items():
-            times[name].append(time_once(cmd, env, workspace))
+            times[name].append(time_once(cmd, envs[name], workspace))
     loop_s = [polling_loop(job, loop_calls, env, workspace) for _ in range(args.loop_rounds)]
 
     floor = common.median(times["python -c pass"])
@@ -170,9 +295,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     if args.importtime:
         for name, cmd in cmds.items():
-            top = ", ".join(f"{mod} {us / 1000:.0f}" for us, mod in slowest_imports(cmd, env, workspace))
+            top = ", ".join(f"{mod} {us / 1000:.0f}" for us, mod in slowest_imports(cmd, envs[name], workspace))
             print(f"slowest imports (cumulative ms), {name}: {top}")
     summary: dict[str, Any] = {"rows": rows, "targets_ms": TARGETS_MS, "job": job}
+    if args.running:
+        files = args.running_files or (24 if args.quick else 48)
+        running = while_running(workspace, env, files, args.running_rounds)
+        summary["while_running"] = running
+        d = running["job_duration_s"]
+        print(
+            f"while a CPU-bound job runs ({files} files, a worker per core): job {d['alone']:.2f} s alone, "
+            f"{d['observed']:.2f} s observed ({100 * running['slowdown_observed']:+.1f}%); job show "
+            f"{running['show_while_running_ms']['median']:.0f} ms ({running['show_while_running_ms']['cpu_median']:.0f} ms CPU); "
+            f"job stream {running['follow_cpu_ms_per_s']:.1f} ms CPU per second followed "
+            f"(+ {running['stream_startup_cpu_ms']:.0f} ms to start)"
+        )
     common.save(
         "cli" + ("-quick" if args.quick else ""),
         {"params": {"runs": runs, "loop_calls": loop_calls, "loop_rounds": args.loop_rounds,

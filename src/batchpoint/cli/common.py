@@ -47,9 +47,13 @@ class CliState:
         return self._client
 
 
+def state(ctx: typer.Context) -> CliState:
+    root_state: CliState = ctx.find_root().obj
+    return root_state
+
+
 def client(ctx: typer.Context) -> Client:
-    state: CliState = ctx.find_root().obj
-    return state.client()
+    return state(ctx).client()
 
 
 def split_tags(pairs: list[str] | None, field: str = "--tag") -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from batchpoint.cli.common import ENDPOINT_FLAGS, FILE_FLAGS, OutputOpt, QueryOpt, SetOpt, client
+from batchpoint.cli.common import ENDPOINT_FLAGS, FILE_FLAGS, OutputOpt, QueryOpt, SetOpt, client, state
 from batchpoint.cli.output import OutputFormat, emit
 from batchpoint.errors import JobFailed
 
@@ -31,7 +31,11 @@ def _fail_if_unsuccessful(job: Job) -> None:
 @app.command("show")
 def show(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
     """Show a job: state in plain words, progress, first error, outputs."""
-    emit(client(ctx).jobs.get(name), output, query, columns=JOB_COLUMNS)
+    from batchpoint.jobs import quickview
+
+    # Polling loops call this every few seconds: read the row with sqlite3 when that is the same answer.
+    job = quickview.get_job(state(ctx).workspace, name)
+    emit(job if job is not None else client(ctx).jobs.get(name), output, query, columns=JOB_COLUMNS)
 
 
 @app.command("list")
@@ -64,7 +68,19 @@ def list_jobs(
 @app.command("stream")
 def stream(ctx: typer.Context, name: NameOpt) -> None:
     """Follow a job with a live progress bar; exits 1 if it does not complete."""
-    _fail_if_unsuccessful(client(ctx).jobs.stream(name))
+    from batchpoint.jobs import quickview
+
+    # Embedded on SQLite: follow the row over one read-only sqlite3 connection, without the services.
+    follow = quickview.follower(state(ctx).workspace, missing=lambda job: client(ctx).jobs.get(job))
+    if follow is None:
+        _fail_if_unsuccessful(client(ctx).jobs.stream(name))
+        return
+    from batchpoint.jobs.progress import stream as follow_with_bar
+
+    try:
+        _fail_if_unsuccessful(follow_with_bar(follow, name))
+    finally:
+        follow.close()
 
 
 @app.command("cancel")

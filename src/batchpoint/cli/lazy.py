@@ -5,7 +5,8 @@ usual way (``app.add_typer``) imports every command module on every call, ``--ve
 Here the root group knows each group by name, module and one-line help; a group's module is imported
 the first time the group is resolved (``batchpoint job show`` imports ``batchpoint.cli.job`` only).
 Listing the groups (the root's ``--help``) needs only their names and help, so it uses stand-ins
-that carry just those: the help text reads exactly as if the real groups had been added.
+that carry just those: the help text reads exactly as if the real groups had been added. The root's
+help is click's plain formatting (no rich import); the groups' and commands' help keeps typer's.
 """
 
 from __future__ import annotations
@@ -50,12 +51,16 @@ class LazyTyperGroup(typer.core.TyperGroup):
         return super().get_command(ctx, cmd_name)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        # The commands panel reads each group's name and help only: the stand-ins have both.
+        # The commands list reads each group's name and help only: the stand-ins have both. The root's
+        # own help is click's plain text (typer's rich panels would import rich, rich.markdown and
+        # markdown-it first, 80 ms and more); every command and group below keeps typer's rich help.
         self._listing = True
+        markup, self.rich_markup_mode = self.rich_markup_mode, None
         try:
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
+            self.rich_markup_mode = markup
 
     def _load(self, name: str) -> Any:
         """The click group of ``name``, built exactly as ``app.add_typer(module.app, name=..., help=...)`` would."""

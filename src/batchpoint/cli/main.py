@@ -15,18 +15,13 @@ from batchpoint.cli import workspace
 from batchpoint.cli.common import CliState
 from batchpoint.cli.lazy import LazyGroup, LazyTyperGroup
 from batchpoint.errors import BatchpointError
+from batchpoint.nouns import NOUNS
 
 # Each group's module is imported only when the group is used (see cli/lazy.py): a call imports the
 # SDK and the services it needs inside its command function, and --version and --help none of them.
+# The nouns' groups come from their entries in nouns.py; the rest are the CLI's own.
 GROUPS = {
-    "model": LazyGroup("batchpoint.cli.model", "Register and manage models."),
-    "environment": LazyGroup("batchpoint.cli.environment", "Register and manage environments."),
-    "data": LazyGroup("batchpoint.cli.data", "Register and manage data assets."),
-    "datastore": LazyGroup("batchpoint.cli.datastore", "Datastores: list and show."),
-    "compute": LazyGroup("batchpoint.cli.compute", "Register and manage compute targets."),
-    "batch-endpoint": LazyGroup("batchpoint.cli.batch_endpoint", "Batch endpoints: create, invoke, list jobs."),
-    "batch-deployment": LazyGroup("batchpoint.cli.batch_deployment", "Deployments behind batch endpoints."),
-    "job": LazyGroup("batchpoint.cli.job", "Batch jobs: show, stream, logs, cancel, resume, download."),
+    **{n.cli.name: LazyGroup(n.cli.module, n.cli.help) for n in NOUNS if n.cli is not None},
     "token": LazyGroup("batchpoint.cli.token", "Server tokens: create, list, revoke."),
     "supervisor": LazyGroup("batchpoint.cli.supervisor", "The workspace supervisor: start, stop, status."),
     "status": LazyGroup("batchpoint.cli.status", "Show the target and whether its supervisor runs."),

@@ -208,11 +208,16 @@ class RemoteJobs:
         deployment_name: str | None = None,
         status: str | None = None,
         limit: int = 100,
+        experiment_name: str | None = None,
+        parent_job_name: str | None = None,
+        job_type: str | None = None,
     ) -> builtins.list[Job]:
         params: dict[str, Any] = {"limit": limit}
-        for key, value in (("endpoint_name", endpoint_name), ("deployment_name", deployment_name), ("status", status)):
-            if value:
-                params[key] = value
+        filters = {
+            "endpoint_name": endpoint_name, "deployment_name": deployment_name, "status": status,
+            "experiment_name": experiment_name, "parent_job_name": parent_job_name, "type": job_type,
+        }  # fmt: skip
+        params.update({key: value for key, value in filters.items() if value is not None})
         return self.t.get_list(Job, f"{API}/jobs", params=params)
 
     def wait(

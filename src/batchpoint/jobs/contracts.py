@@ -22,6 +22,9 @@ class JobContract(Protocol):
         deployment_name: str | None = None,
         status: str | None = None,
         limit: int = 100,
+        experiment_name: str | None = None,
+        parent_job_name: str | None = None,
+        job_type: str | None = None,
     ) -> builtins.list[Job]: ...
     def wait(
         self, name: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None

@@ -49,7 +49,8 @@ def stream(waiter: _Waiter, name: str) -> Job:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=console, transient=False) as bar:
+    # Redrawn once per poll (``bar.refresh`` below), not by rich's own thread 10 times a second.
+    with Progress(*columns, console=console, transient=False, auto_refresh=False) as bar:
         task = bar.add_task(name, total=None, items="", rate="")
 
         def update(job: Job) -> None:
@@ -64,6 +65,7 @@ def stream(waiter: _Waiter, name: str) -> Job:
                 items=items,
                 rate=rate,
             )
+            bar.refresh()
 
         job = waiter.wait(name, on_update=update)
     for line in summary_lines(job):

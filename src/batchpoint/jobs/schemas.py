@@ -110,6 +110,8 @@ class Job(BaseModel):
     endpoint_name: str | None = None
     deployment_name: str | None = None
     experiment_name: str | None = None
+    parent_job_name: str | None = None
+    """The job this one is a step of (a pipeline's child jobs)."""
     inputs: dict[str, JobInput] = Field(default_factory=dict)
     outputs: dict[str, JobOutput] = Field(default_factory=dict)
     settings: BatchDeploymentSettings | None = None

@@ -1,13 +1,19 @@
-"""Turn a stored job row into the ``Job`` users see, with its state explained in plain words."""
+"""Turn a stored job row into the ``Job`` users see, with its state explained in plain words.
+
+A row is the ORM's ``JobRow`` (the services) or a plain mapping of the ``jobs`` table's column names
+to their values as the ORM would load them (JSON columns decoded), e.g. a ``sqlite3`` row as a dict
+(``jobs/quickview.py``, the light read path of ``batchpoint job show``). Both go through the same
+functions, so both show the same job. This module imports neither SQLAlchemy nor the settings.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from batchpoint.common.timefmt import to_datetime
-from batchpoint.config import EngineSettings
 from batchpoint.jobs.schemas import (
     Counts,
     DriverInfo,
@@ -19,7 +25,41 @@ from batchpoint.jobs.schemas import (
     Progress,
     RunSpec,
 )
-from batchpoint.store.tables import JobRow
+
+if TYPE_CHECKING:
+    from batchpoint.endpoints.settings import BatchDeploymentSettings
+    from batchpoint.store.tables import JobRow
+
+
+class StaleAfter(Protocol):
+    """What the view needs of the engine settings (``config.EngineSettings`` is one)."""
+
+    @property
+    def driver_stale_seconds(self) -> float: ...
+
+
+class _Attributes(Mapping[str, Any]):
+    """An ORM row read as a mapping of its column values."""
+
+    def __init__(self, row: object) -> None:
+        self._row = row
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return getattr(self._row, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(k for k in vars(self._row) if not k.startswith("_"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def fields(row: JobRow | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The row's columns by name, whichever form it comes in."""
+    return row if isinstance(row, Mapping) else _Attributes(row)
 
 
 def _loads(value: Any) -> Any:
@@ -31,84 +71,98 @@ def _loads(value: Any) -> Any:
     return value
 
 
-def driver_info(row: JobRow, engine: EngineSettings, now: float) -> DriverInfo:
-    base = row.heartbeat_at or row.created_at
+def driver_info(row: JobRow | Mapping[str, Any], engine: StaleAfter, now: float) -> DriverInfo:
+    r = fields(row)
+    base = r["heartbeat_at"] or r["created_at"]
     age = max(0.0, now - base)
-    terminal = JobState(row.state).terminal
+    terminal = JobState(r["state"]).terminal
     alive = not terminal and age <= engine.driver_stale_seconds
     return DriverInfo(
-        pid=row.driver_pid,
-        host=row.driver_host,
-        epoch=row.driver_epoch,
-        heartbeat_age_seconds=round(age, 3) if row.heartbeat_at else None,
+        pid=r["driver_pid"],
+        host=r["driver_host"],
+        epoch=r["driver_epoch"],
+        heartbeat_age_seconds=round(age, 3) if r["heartbeat_at"] else None,
         alive=alive,
         lost=not terminal and not alive,
     )
 
 
-def _progress(row: JobRow, now: float) -> Progress:
-    finished = row.mb_done + row.mb_failed
-    items_done = row.items_ok + row.items_failed
+def _progress(r: Mapping[str, Any], now: float) -> Progress:
+    finished = r["mb_done"] + r["mb_failed"]
+    items_done = r["items_ok"] + r["items_failed"]
     rate = eta = None
-    if row.started_at and items_done:
-        elapsed = (row.ended_at or now) - row.started_at
+    if r["started_at"] and items_done:
+        elapsed = (r["ended_at"] or now) - r["started_at"]
         rate = round(items_done / max(elapsed, 1e-6), 2)
-        remaining = max(row.items_total - items_done, 0)
-        eta = round(remaining / rate, 1) if rate and not JobState(row.state).terminal else None
+        remaining = max(r["items_total"] - items_done, 0)
+        eta = round(remaining / rate, 1) if rate and not JobState(r["state"]).terminal else None
     return Progress(
         mini_batches=Counts(
-            total=row.mb_total, done=row.mb_done, failed=row.mb_failed, pending=row.mb_total - finished
+            total=r["mb_total"], done=r["mb_done"], failed=r["mb_failed"], pending=r["mb_total"] - finished
         ),
-        items=ItemCounts(total=row.items_total, succeeded=row.items_ok, failed=row.items_failed),
-        retries=row.retries,
+        items=ItemCounts(total=r["items_total"], succeeded=r["items_ok"], failed=r["items_failed"]),
+        retries=r["retries"],
         rate_items_per_second=rate,
         eta_seconds=eta,
     )
 
 
-def _message(row: JobRow, driver: DriverInfo) -> str:
-    state = JobState(row.state)
+def _message(r: Mapping[str, Any], driver: DriverInfo) -> str:
+    state = JobState(r["state"])
     if state is JobState.failed:
-        return f"Failed: {row.failure_reason or 'see logs'}"
+        return f"Failed: {r['failure_reason'] or 'see logs'}"
     if state is JobState.canceled:
-        return "Canceled" + (f": {row.failure_reason}" if row.failure_reason else "")
+        return "Canceled" + (f": {r['failure_reason']}" if r["failure_reason"] else "")
     if state is JobState.completed:
-        return f"Completed: {row.items_ok} item(s) succeeded, {row.items_failed} failed"
+        return f"Completed: {r['items_ok']} item(s) succeeded, {r['items_failed']} failed"
     if driver.lost:
         age = driver.heartbeat_age_seconds
         since = f"no heartbeat for {age:.0f} s" if age is not None else "it never started"
-        return f"driver lost ({since}); continue with 'batchpoint job resume -n {row.name}'"
+        return f"driver lost ({since}); continue with 'batchpoint job resume -n {r['name']}'"
     return state.value
 
 
-def to_job(row: JobRow, engine: EngineSettings, logs_path: str | None = None) -> Job:
-    now = time.time()
-    spec = RunSpec.model_validate(row.spec)
-    driver = driver_info(row, engine, now)
-    inputs: dict[str, JobInput] = {"input_data": spec.input}
-    outputs: dict[str, JobOutput] = {"score": spec.output}
-    ended = row.ended_at
-    duration = None if not row.started_at else round((ended or now) - row.started_at, 3)
+def _batch_io(
+    r: Mapping[str, Any],
+) -> tuple[dict[str, JobInput], dict[str, JobOutput], BatchDeploymentSettings | None]:
+    """A batch job's input, output and settings, from its spec; other kinds show theirs in their own way."""
+    if (r["type"] or "batch") != "batch":
+        return {}, {}, None
+    spec = RunSpec.model_validate(r["spec"])
+    return {"input_data": spec.input}, {"score": spec.output}, spec.settings
+
+
+def to_job(
+    row: JobRow | Mapping[str, Any], engine: StaleAfter, logs_path: str | None = None, *, now: float | None = None
+) -> Job:
+    """The job as users see it at ``now`` (default: the current time)."""
+    r = fields(row)
+    now = time.time() if now is None else now
+    inputs, outputs, settings = _batch_io(r)
+    driver = driver_info(r, engine, now)
+    ended = r["ended_at"]
+    duration = None if not r["started_at"] else round((ended or now) - r["started_at"], 3)
     return Job(
-        name=row.name,
-        type=row.type,
-        status=JobState(row.state),
-        endpoint_name=row.endpoint_name,
-        deployment_name=row.deployment_name,
-        experiment_name=row.experiment_name,
+        name=r["name"],
+        type=r["type"],
+        status=JobState(r["state"]),
+        endpoint_name=r["endpoint_name"],
+        deployment_name=r["deployment_name"],
+        experiment_name=r["experiment_name"],
         inputs=inputs,
         outputs=outputs,
-        settings=spec.settings,
-        progress=_progress(row, now),
-        error=_loads(row.error),
-        failure_reason=row.failure_reason,
-        message=_message(row, driver),
+        settings=settings,
+        parent_job_name=r.get("parent_job_name"),
+        progress=_progress(r, now),
+        error=_loads(r["error"]),
+        failure_reason=r["failure_reason"],
+        message=_message(r, driver),
         driver=driver,
-        environment=_loads(row.environment),
+        environment=_loads(r["environment"]),
         logs_path=logs_path,
-        invoked_by=row.invoked_by,
-        created_at=to_datetime(row.created_at),
-        started_at=to_datetime(row.started_at),
+        invoked_by=r["invoked_by"],
+        created_at=to_datetime(r["created_at"]),
+        started_at=to_datetime(r["started_at"]),
         ended_at=to_datetime(ended),
         duration_seconds=duration,
     )

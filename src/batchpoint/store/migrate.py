@@ -2,13 +2,17 @@
 
 Opening a workspace happens on every CLI call, so the common case (schema already at head) is a
 single ``SELECT`` on ``alembic_version``; Alembic itself is only imported when an upgrade is due.
+Importing this module imports neither SQLAlchemy nor Alembic (``head_revision`` is read by the
+CLI's light ``job show``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -20,6 +24,8 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from sqlalchemy import inspect, text
+
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None

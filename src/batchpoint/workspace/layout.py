@@ -18,6 +18,27 @@ from pathlib import Path
 
 DIRNAME = ".batchpoint"
 DEFAULT_DATASTORE = "workspaceblobstore"
+INFO_FILE = "workspace.json"
+
+
+def as_root(path: Path) -> Path | None:
+    """The ``.batchpoint`` folder for ``path`` if ``path`` is one or contains one."""
+    if path.name == DIRNAME and (path / INFO_FILE).is_file():
+        return path
+    candidate = path / DIRNAME
+    return candidate if (candidate / INFO_FILE).is_file() else None
+
+
+def locate(explicit: Path | str | None = None, *, start: Path | None = None) -> Path | None:
+    """The workspace root: at ``explicit`` when given, else the nearest one up from ``start`` (the cwd); None if none."""
+    if explicit:
+        return as_root(Path(explicit).expanduser().resolve())
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        root = as_root(folder)
+        if root is not None:
+            return root
+    return None
 
 
 @dataclass(frozen=True)
@@ -28,7 +49,7 @@ class WorkspaceLayout:
 
     @property
     def info_file(self) -> Path:
-        return self.root / "workspace.json"
+        return self.root / INFO_FILE
 
     @property
     def database(self) -> Path:

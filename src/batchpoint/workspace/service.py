@@ -13,20 +13,10 @@ from batchpoint.config import Settings
 from batchpoint.errors import Conflict, WorkspaceNotFound
 from batchpoint.store import Database
 from batchpoint.store.db import sqlite_url
-from batchpoint.workspace.layout import DIRNAME, WorkspaceLayout
+from batchpoint.workspace.layout import DIRNAME, WorkspaceLayout, locate
 
 FORMAT_VERSION = 1
 _HOW_TO = "create one with 'batchpoint init' (or pass --workspace PATH / set BATCHPOINT_WORKSPACE)"
-
-
-def _as_root(path: Path) -> Path | None:
-    """The ``.batchpoint`` folder for ``path`` if ``path`` is one or contains one."""
-    if path.name == DIRNAME and (path / "workspace.json").is_file():
-        return path
-    candidate = path / DIRNAME
-    if (candidate / "workspace.json").is_file():
-        return candidate
-    return None
 
 
 def find_workspace(explicit: Path | str | None = None, *, start: Path | None = None) -> Path:
@@ -34,18 +24,12 @@ def find_workspace(explicit: Path | str | None = None, *, start: Path | None = N
 
     ``BATCHPOINT_WORKSPACE`` reaches here as ``Settings.workspace`` (``Workspace.open`` passes it).
     """
-    given = explicit
-    if given:
-        path = Path(given).expanduser().resolve()
-        root = _as_root(path)
-        if root is None:
-            raise WorkspaceNotFound(f"no batchpoint workspace at '{path}'", hint=_HOW_TO)
+    root = locate(explicit, start=start)
+    if root is not None:
         return root
+    if explicit:
+        raise WorkspaceNotFound(f"no batchpoint workspace at '{Path(explicit).expanduser().resolve()}'", hint=_HOW_TO)
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        root = _as_root(folder)
-        if root is not None:
-            return root
     raise WorkspaceNotFound(f"no batchpoint workspace found in '{here}' or any parent folder", hint=_HOW_TO)
 
 

@@ -9,17 +9,14 @@ from typing import TYPE_CHECKING
 from batchpoint.jobs.schemas import Job
 
 if TYPE_CHECKING:
-    from batchpoint.services import Services
-
-
-#: How many of the newest jobs an ``experiment_name`` filter looks through (the server's largest page).
-EXPERIMENT_WINDOW = 1000
+    from batchpoint.contracts import ServiceHub
+    from batchpoint.jobs.quickview import Follower
 
 
 class JobOperations:
     """Batch jobs."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: ServiceHub) -> None:
         self._services = services
 
     def get(self, name: str) -> Job:
@@ -30,26 +27,51 @@ class JobOperations:
     def list(
         self, *, endpoint_name: str | None = None, deployment_name: str | None = None, status: str | None = None,
         limit: int = 100, experiment_name: str | None = None, parent_job_name: str | None = None,
+        job_type: str | None = None,
     ) -> list[Job]:  # fmt: skip
-        """Jobs, newest first, at most ``limit``.
+        """Jobs, newest first, at most ``limit``; each filter given narrows the list.
 
-        ``experiment_name`` is filtered here, not by the service (which has no such filter): among the
-        newest ``max(limit, 1000)`` jobs that match the other filters, so an experiment whose jobs are all
-        older than that shows none. ``parent_job_name`` lists the child jobs of a (pipeline) job, as
-        ``az ml job list --parent-job-name`` does; batch jobs have no children, so it is always empty.
+        ``parent_job_name`` lists the child jobs of a (pipeline) job and ``experiment_name`` the jobs of
+        an experiment, as ``az ml job list --parent-job-name/--experiment-name`` do; ``job_type`` one kind.
         """
-        if parent_job_name is not None:
-            return []
-        window = limit if experiment_name is None else max(limit, EXPERIMENT_WINDOW)
-        jobs = self._services.jobs.list(
-            endpoint_name=endpoint_name, deployment_name=deployment_name, status=status, limit=window
-        )
-        if experiment_name is not None:
-            jobs = [job for job in jobs if job.experiment_name == experiment_name]
-        return jobs[:limit]
+        return self._services.jobs.list(
+            endpoint_name=endpoint_name, deployment_name=deployment_name, status=status, limit=limit,
+            experiment_name=experiment_name, parent_job_name=parent_job_name, job_type=job_type,
+        )  # fmt: skip
 
     def wait(self, name: str, *, timeout: float | None = None, on_update: Callable[[Job], None] | None = None) -> Job:
-        return self._services.jobs.wait(name, timeout=timeout, on_update=on_update)
+        """Poll until the job ends (or its driver is lost, or ``timeout`` passes); returns the last view."""
+        follow = self._follower()
+        if follow is None:
+            return self._services.jobs.wait(name, timeout=timeout, on_update=on_update)
+        try:
+            return follow.wait(name, timeout=timeout, on_update=on_update)
+        finally:
+            follow.close()
+
+    def _follower(self) -> Follower | None:
+        """Embedded on SQLite: each poll one ``SELECT`` over one read-only ``sqlite3`` connection.
+
+        The same view as ``jobs.get`` (``jobs/views.py: to_job``), without an ORM session per poll; None
+        (poll through the services) when remote or on PostgreSQL.
+        """
+        from batchpoint.services import Services
+
+        services = self._services
+        if not isinstance(services, Services) or not services.db.is_sqlite:
+            return None
+        database = services.db.engine.url.database
+        if not database or database == ":memory:":
+            return None
+        import sqlite3
+
+        from batchpoint.jobs.quickview import Follower, JobReader
+
+        try:
+            reader = JobReader(Path(database))
+        except sqlite3.Error:
+            return None
+        return Follower(reader, services.layout.jobs, services.settings.engine, missing=services.jobs.get)
 
     def stream(self, name: str) -> Job:
         """Show a live progress bar until the job ends; returns the final job."""
