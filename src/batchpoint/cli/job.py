@@ -149,12 +149,16 @@ def register_endpoint_jobs(endpoint_app: typer.Typer) -> None:
         query: QueryOpt = None,
     ) -> None:
         """Start a batch job on the endpoint's default (or named) deployment; prints the job at once."""
-        c = client(ctx)
-        job = c.batch_endpoints.invoke(
-            name, input=input, input_type=input_type, deployment_name=deployment_name, output_path=output_path,
+        from batchpoint.client.operations.endpoints import invoke_request
+
+        # One InvokeRequest travels from here to the service (through REST when remote).
+        request = invoke_request(
+            input=input, input_type=input_type, deployment_name=deployment_name, output_path=output_path,
             mini_batch_size=mini_batch_size, instance_count=instance_count, job_name=job_name,
-            experiment_name=experiment_name, overrides=set_, inputs_file=file,
+            experiment_name=experiment_name, overrides=set_,
         )  # fmt: skip
+        c = client(ctx)
+        job = c.batch_endpoints.invoke(name, request, inputs_file=file)
         emit(job, output, query, columns=JOB_COLUMNS)
         if stream_:
             sys.stdout.flush()

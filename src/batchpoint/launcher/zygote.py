@@ -1,7 +1,7 @@
 """A pre-imported process that forks job drivers on request, for callers that must not fork themselves.
 
 The server has threads and database connections, so it cannot be forked into a driver the way an
-embedded ``invoke`` is (``jobs/forking.py``). It starts this small process instead: one thread, the
+embedded ``invoke`` is (``launcher/forking.py``). It starts this small process instead: one thread, the
 driver's modules imported once, no database connection of its own. For each job the server writes
 one JSON line (``{"workspace", "job", "epoch", "log_file"}``) to its stdin; the zygote forks a
 detached driver and answers ``ok`` (or ``error: ...``) on stdout. A driver is then up in

@@ -106,7 +106,7 @@ class JobQueue(PeriodicDuty):
         self._restarts: dict[str, int] = {}
         self.waiting = 0
         self._driver_env = driver_environment(services.settings)
-        # Drivers forked from a pre-imported helper are up in milliseconds (see jobs/zygote.py).
+        # Drivers forked from a pre-imported helper are up in milliseconds (see launcher/zygote.py).
         enabled = self.engine.fork_driver and DriverZygote.supported()
         zygote = DriverZygote(self._driver_env) if enabled else None
         self._launcher = DriverLauncher(env=self._driver_env, zygote=zygote)

@@ -45,7 +45,9 @@ def _outputs(server: Server, job_name: str) -> dict[str, int]:
 
 def test_one_job_at_a_time_per_compute_and_waiting_jobs_are_not_lost(server: Server) -> None:
     client = server.client()
-    folder, expected = _inputs(server, "limit-data", 6)
+    # 16 files of 0.25 s: each job takes 2 s or more on two workers, so the third waits longer than
+    # driver_stale_seconds (3 s) in the queue, which is what the keep-alive check below needs to see.
+    folder, expected = _inputs(server, "limit-data", 16)
     jobs = [client.batch_endpoints.invoke("queue-ep", input=str(folder)).name for _ in range(3)]
     most_active = 0
     seen_waiting_alive = False
