@@ -343,3 +343,188 @@ def wait_quiet(threshold: float = 0.15, settle: float = 2.0, max_wait: float = 9
         else:
             quiet_since = None
     return time.monotonic() - started
+
+
+# -- whole processes, timed from the outside --------------------------------------------------------------
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper(on: bool = True) -> bool:
+    """Adopt this process's orphaned descendants (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``).
+
+    A batchpoint driver detaches itself (forked twice, reparented to init), and ``ray.init()`` leaves
+    its raylet and GCS behind when its process exits; as a subreaper, this process gets them instead of
+    init, reaps them (``ProcessTree``), and so gets their CPU time from ``wait4``. True when it worked;
+    ``on=False`` gives the role back (then init adopts orphans again).
+    """
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _ru_cpu(ru: Any) -> float:
+    return float(ru.ru_utime + ru.ru_stime)
+
+
+def reap_strays() -> float:
+    """Reap any exited child left from earlier runs (non-blocking); returns their CPU seconds."""
+    cpu = 0.0
+    while True:
+        try:
+            pid, _status, ru = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return cpu
+        if pid == 0:
+            return cpu
+        cpu += _ru_cpu(ru)
+
+
+class ProcessTree:
+    """Whole processes started by this one and timed from the outside, with all they leave behind.
+
+    ``start()`` spawns a command (``subprocess.Popen``, stdout read line by line, stderr to a file);
+    ``poll(timeout)`` waits up to ``timeout`` s for output or an exit and reaps every child that has
+    exited (its own and, with ``become_subreaper()``, adopted descendants), recording each one's exit
+    time and CPU (``wait4``: user + system of the process and of the children it reaped itself).
+    ``cpu_s`` is the CPU of everything reaped since the tree was made. Only one tree at a time: it reaps
+    any child of this process.
+    """
+
+    def __init__(self, sample_every: float | None = None) -> None:
+        """``sample_every``: also read every descendant's own CPU from /proc that often (see ``sampled_cpu_s``)."""
+        self.sample_every = sample_every
+        self.sampled: dict[int, float] = {}  # pid -> its own CPU s, last seen
+        self._sampled_at = 0.0
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.lines: dict[int, list[tuple[float, str]]] = {}
+        self.exited: dict[int, tuple[float, int, float]] = {}  # pid -> (time, exit code, CPU s)
+        self.adopted_cpu_s = 0.0  # descendants reaped that this tree did not start
+        self._buf: dict[int, bytes] = {}
+
+    def start(self, cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+              stderr: Path | None = None) -> tuple[int, float]:  # fmt: skip
+        """Spawn ``cmd``; returns (pid, t0) with t0 = ``time.time()`` just before the spawn."""
+        err = open(stderr, "ab") if stderr else subprocess.DEVNULL  # noqa: SIM115 - closed below
+        t0 = time.time()
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        if stderr:
+            err.close()  # type: ignore[union-attr]
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        self.procs[proc.pid] = proc
+        self.lines[proc.pid] = []
+        self._buf[proc.pid] = b""
+        return proc.pid, t0
+
+    def running(self, pid: int) -> bool:
+        return pid not in self.exited
+
+    def poll(self, timeout: float = 0.005) -> None:
+        import select
+
+        fds = {p.stdout.fileno(): pid for pid, p in self.procs.items() if p.stdout and not p.stdout.closed}
+        if fds:
+            ready, _, _ = select.select(list(fds), [], [], timeout)
+            for fd in ready:
+                self._read(fds[fd])
+        else:
+            time.sleep(timeout)
+        if self.sample_every and time.monotonic() - self._sampled_at >= self.sample_every:
+            self._sampled_at = time.monotonic()
+            self._sample()
+        while True:
+            try:
+                pid, status, ru = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            now = time.time()
+            if pid in self.procs:
+                proc = self.procs[pid]
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                self._read(pid)
+                if proc.stdout:
+                    proc.stdout.close()
+                self.exited[pid] = (now, proc.returncode, _ru_cpu(ru))
+            else:
+                self.exited[pid] = (now, os.waitstatus_to_exitcode(status), _ru_cpu(ru))
+                self.adopted_cpu_s += _ru_cpu(ru)
+
+    def _read(self, pid: int) -> None:
+        proc = self.procs[pid]
+        if proc.stdout is None or proc.stdout.closed:
+            return
+        try:
+            data = proc.stdout.read() or b""
+        except BlockingIOError:
+            data = b""
+        if not data:
+            return
+        now = time.time()
+        buf = self._buf[pid] + data
+        *complete, self._buf[pid] = buf.split(b"\n")
+        self.lines[pid] += [(now, line.decode(errors="replace")) for line in complete]
+
+    def has_children(self) -> bool:
+        """Whether this process still has a child (started or adopted) that has not been reaped."""
+        me = os.getpid()
+        try:
+            return any(
+                Path(f"/proc/{me}/task/{t}/children").read_text().strip() for t in os.listdir(f"/proc/{me}/task")
+            )
+        except OSError:
+            return False
+
+    def wait(self, pid: int, timeout: float, *, tree: bool = False, every: Any = None) -> None:
+        """Poll until ``pid`` exited (and, with ``tree``, every other descendant too), or ``timeout`` s.
+
+        ``every`` is called after each poll (a follower loop that starts more commands, say).
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.poll()
+            if every is not None:
+                every()
+            if not self.running(pid) and not (tree and self.has_children()):
+                return
+        raise TimeoutError(f"pid {pid} (or what it left behind) still running after {timeout} s")
+
+    def _sample(self) -> None:
+        stack = [os.getpid()]
+        while stack:
+            for kid in _children(stack.pop()):
+                stack.append(kid)
+                cpu = _proc_cpu(kid)
+                if cpu is not None:
+                    self.sampled[kid] = cpu
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU of every process reaped here (each with the children it reaped itself)."""
+        return sum(cpu for _t, _code, cpu in self.exited.values())
+
+    @property
+    def sampled_cpu_s(self) -> float:
+        """The sum of every descendant's own CPU as last sampled: a lower bound, but one that also counts
+        processes reaped elsewhere. Ray's worker processes are: a tree with Ray in it reaps only part of
+        its CPU here (``cpu_s``)."""
+        return sum(self.sampled.values())
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process itself (not its children)."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def shared_dir(path: Path) -> Path:
+    """A folder the scoring script's stamps go to; writable by batchpoint's worker user when it runs as root."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o1777)
+    return path

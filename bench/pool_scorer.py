@@ -13,13 +13,16 @@ _model: Any = None
 _pd: Any = None
 
 
-def init(model_path: str, state: str) -> None:
+def init(model_path: str, state: str | None = None) -> None:
+    """Load the model (once per pool process); with ``state``, stamp ``state/ready-<pid>`` with the time."""
     global _model, _pd
     import joblib
     import pandas
 
     _pd = pandas
     _model = joblib.load(model_path)
+    if state is None:
+        return
     import time
 
     with open(os.path.join(state, f"ready-{os.getpid()}"), "w") as fh:

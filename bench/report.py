@@ -33,6 +33,49 @@ def _milestones(job: dict[str, Any]) -> dict[str, float]:
     }  # fmt: skip
 
 
+def _user(us: dict[str, Any]) -> None:
+    """``bench_user.py``: whole processes timed from the outside."""
+    s, runs = us["summary"], us["runs"]
+    print(
+        "| side | rows/s (median) | seconds, each run | seconds (median) | tree CPU s (median) | others' share (median) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for side, rps in s["rows_per_s_median"].items():
+        each = ", ".join(f"{x['seconds']:.2f}" for x in runs[side])
+        print(
+            f"| {side} | {rps:,.0f} | {each} | {s['seconds_median'][side]:.2f} | {s['tree_cpu_s_median'][side]:.2f} | "
+            f"{100 * s['foreign_share_median'][side]:.0f}% |"
+        )
+    print("\n| ratio | target | of medians | paired per round, median | each round | quiet rounds: paired median |")
+    print("|---|---|---|---|---|---|")
+    for key, target in (("ratio_batchpoint_vs_pool", 0.9), ("ratio_batchpoint_ray_vs_ray_data", 1.5)):
+        r = s.get(key)
+        if r:
+            q = r["paired_median_quiet_rounds"]
+            print(
+                f"| {key[6:]} | ≥ {target} | {r['of_medians']:.2f} | {r['paired_median']:.2f} | "
+                f"{', '.join(f'{x:.2f}' for x in r['paired_per_round'])} | "
+                f"{f'{q:.2f}' if q else '-'} ({r['quiet_rounds']} rounds) |"
+            )
+    if s.get("polled_slowdown"):
+        p = s["polled_slowdown"]
+        print(
+            f"\n`job show` every 1 s: {p['paired_median']:.2f}x the job alone ({p['paired_per_round']}), "
+            f"{p['cpu_s_per_show_call']:.2f} CPU s per call"
+        )
+    if s.get("startup"):
+        st = s["startup"]
+        print(
+            f"\nCLI invoke -> first run(): median {st['to_first_run_s_median']:.3f} s, p95 {st['to_first_run_s_p95']:.3f} s; "
+            f"all {st['all']}; milestones {st['milestones_s_median']}"
+        )
+    for side, ms in s["milestones_s_median"].items():
+        print(f"{side} milestones (median s after spawn): {ms}")
+    for side, cpu in s["cpu_s_median"].items():
+        print(f"{side} CPU s (median): {cpu}")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -100,6 +143,10 @@ def main() -> None:
             print(f"| {k} | {statistics.median(m[k] for m in milestones):.3f} s |")
         print("all jobs, first run():", [round(v, 3) for v in values])
         print()
+
+    us = _load("user" + sfx)
+    if us:
+        _user(us)
 
     for name in ("planning" + sfx, "planning" + sfx + "-plan-only"):
         pl = _load(name)

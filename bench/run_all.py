@@ -2,7 +2,7 @@
 
 python bench/run_all.py            # full sizes (several minutes; creates 1,000,000 empty files once)
 python bench/run_all.py --quick    # small sizes (about a minute)
-python bench/run_all.py --only throughput,startup,server_startup,cli
+python bench/run_all.py --only throughput,startup,server_startup,cli,user
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import bench_planning
 import bench_server_startup
 import bench_startup
 import bench_throughput
+import bench_user
 import common
 
 BENCHMARKS = {
@@ -30,6 +31,8 @@ BENCHMARKS = {
     "planning": bench_planning.main,
     "server_startup": bench_server_startup.main,
     "cli": bench_cli.main,
+    # Last: whole CLI processes timed from the outside (it is a child subreaper while it runs).
+    "user": bench_user.main,
 }
 
 
@@ -44,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(BENCHMARKS)
     no_wait = ["--no-wait-quiet"] if args.no_wait_quiet else []
-    extra = {"startup": no_wait, "overhead": no_wait, "throughput": no_wait, "cli": no_wait}
+    extra = {"startup": no_wait, "overhead": no_wait, "throughput": no_wait, "cli": no_wait, "user": no_wait}
     common.ensure_compiled()
     print(json.dumps(common.machine(), indent=2))
     results = {}
@@ -102,6 +105,24 @@ def main() -> None:
             + ", ".join(f"{name} {rows[name]['median_ms']:.0f} ms" for name in bench_cli.TARGETS_MS)
             + f" (targets < 150, < 150, < 300 ms); interpreter floor {rows['python -c pass']['median_ms']:.0f} ms"
         )
+    if "user" in results:
+        u = results["user"]
+        r = u["ratio_batchpoint_vs_pool"]
+        print(
+            f"as a user measures it (whole processes): `batchpoint batch-endpoint invoke --stream` "
+            f"{u['rows_per_s_median']['batchpoint']:,.0f} rows/s, Pool(2) script {u['rows_per_s_median']['pool']:,.0f} rows/s "
+            f"-> {r['of_medians']:.2f}x (paired {r['paired_median']:.2f}x; target >= 0.9x)"
+        )
+        if u.get("polled_slowdown"):
+            print(
+                f"  with `job show` every 1 s: {u['polled_slowdown']['paired_median']:.2f}x the time of the job alone"
+            )
+        if u.get("startup"):
+            st = u["startup"]
+            print(
+                f"  CLI invoke -> first run(): median {st['to_first_run_s_median']:.3f} s, "
+                f"p95 {st['to_first_run_s_p95']:.3f} s (target < 1 s)"
+            )
 
 
 if __name__ == "__main__":
