@@ -121,6 +121,30 @@ def test_job_show_light_path_imports_no_database_layer(tmp_path: Path, args: tup
     assert not packages.intersection({"sqlalchemy", "pydantic_settings", "rich", "alembic", "httpx", "fastapi"})
     assert "batchpoint.services" not in loaded and "batchpoint.jobs.service" not in loaded
     assert "Completed" in out
+    # The entry point answers this one without the CLI framework (cli/entry.py).
+    assert not packages.intersection({"typer", "click"}), packages & {"typer", "click"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "parsed"),
+    [
+        (["job", "show", "-n", "j"], {"name": "j"}),
+        (["-w", "W", "job", "show", "--name=j", "-o", "tsv", "--query", "status"],
+         {"workspace": "W", "name": "j", "output": "tsv", "query": "status"}),
+        (["--workspace=W", "job", "show", "--output=yaml", "-n", "j"], {"workspace": "W", "name": "j", "output": "yaml"}),
+        (["job", "show"], None),  # no name: the full CLI says so
+        (["job", "show", "-n", "j", "--web"], None),  # a flag it does not know
+        (["job", "show", "-n", "j", "-o", "JSON"], None),  # the full CLI validates the format
+        (["job", "show", "-n", "a", "-n", "b"], None),
+        (["job", "show", "-n"], None),
+        (["job", "list"], None),
+        (["--verbose", "job", "show", "-n", "j"], None),
+    ],
+)  # fmt: skip
+def test_the_entry_point_takes_only_the_simple_job_show(argv: list[str], parsed: dict[str, str] | None) -> None:
+    from batchpoint.cli.entry import parse_job_show
+
+    assert parse_job_show(argv) == parsed
 
 
 def test_job_show_light_path_only_for_the_embedded_sqlite_workspace(tmp_path: Path) -> None:

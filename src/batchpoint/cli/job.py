@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from batchpoint.cli.common import ENDPOINT_FLAGS, FILE_FLAGS, OutputOpt, QueryOpt, SetOpt, client, state
-from batchpoint.cli.output import OutputFormat, emit
+from batchpoint.cli.output import JOB_COLUMNS, OutputFormat, emit
 from batchpoint.errors import JobFailed
 
 if TYPE_CHECKING:
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Job name.")]
-JOB_COLUMNS = ["name", "status", "endpoint_name", "deployment_name", "created_at", "duration_seconds", "message"]
 
 
 def _fail_if_unsuccessful(job: Job) -> None:

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 # this one for ``OutputFormat`` at start-up, and a ``-o json`` answer needs none of them.
 
 
+JOB_COLUMNS = ["name", "status", "endpoint_name", "deployment_name", "created_at", "duration_seconds", "message"]
+"""The columns of a job in ``-o table`` (``job show``, ``job list``, ``list-jobs``)."""
+
+
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"

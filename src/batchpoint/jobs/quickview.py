@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from batchpoint.jobs.schemas import Job
     from batchpoint.jobs.views import StaleAfter
 
+#: Seconds between two reads of a followed job's row.
+FOLLOW_POLL_S = 0.1
+
 #: Seconds a read waits for a lock (a writer checkpointing the WAL); the full path waits as long.
 BUSY_TIMEOUT_S = 60.0
 
@@ -183,7 +186,9 @@ class Follower:
         """Poll until the job ends, as ``jobs.wait`` does (``jobs/waiting.py``)."""
         from batchpoint.jobs.waiting import wait_for_job
 
-        return wait_for_job(self.get, name, timeout=timeout, on_update=on_update)
+        # A poll here is one indexed SELECT (well under a millisecond): poll often, so that a command
+        # following a job (``invoke --stream``) returns within a tenth of a second of its end.
+        return wait_for_job(self.get, name, timeout=timeout, poll=FOLLOW_POLL_S, on_update=on_update)
 
     def close(self) -> None:
         self.reader.close()
