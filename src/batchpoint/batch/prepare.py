@@ -7,19 +7,18 @@ resolver's own words and the build log), a built-in MLflow scorer without mlflow
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from batchpoint.common.beating import beating
 from batchpoint.environments import definitions
 from batchpoint.environments.builder import EnvironmentBuild, EnvironmentBuilder, has_module, host_interpreter
 from batchpoint.errors import MissingExtra
@@ -143,32 +142,21 @@ def _environment(
     return built
 
 
-@contextmanager
-def _heartbeat(ctx: Services, job_name: str) -> Iterator[None]:
+def _heartbeat(ctx: Services, job_name: str) -> contextlib.AbstractContextManager[None]:
     """Keep the job's heartbeat fresh while an environment builds (minutes), so it is not reported lost.
 
     Only this driver's own row is touched (same pid, still Preparing): a newer driver is never masked.
     """
-    stop = threading.Event()
-    interval = ctx.settings.engine.heartbeat_seconds
     query = text("UPDATE jobs SET heartbeat_at=:now WHERE name=:name AND driver_pid=:pid AND state=:state")
     values = {"name": job_name, "pid": os.getpid(), "state": JobState.preparing.value}
 
     def beat() -> None:
-        while not stop.wait(interval):
-            try:
-                with ctx.db.session() as s:
-                    s.execute(query, {**values, "now": time.time()})
-            except Exception:
-                log.warning("could not write the heartbeat while the environment builds", exc_info=True)
+        with ctx.db.session() as s:
+            s.execute(query, {**values, "now": time.time()})
 
-    thread = threading.Thread(target=beat, name="environment-build-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    interval = ctx.settings.engine.heartbeat_seconds
+    what = "write the heartbeat while the environment builds"
+    return beating(beat, interval, name="environment-build-heartbeat", what=what)
 
 
 def _write_summary(path: Path, built: EnvironmentBuild) -> None:

@@ -11,12 +11,11 @@ comes through the request (``keep_alive``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
+from batchpoint.common.beating import beating
 from batchpoint.errors import InvalidInput
 from batchpoint.executors import privileges
 from batchpoint.executors.base import Executor
@@ -95,7 +94,8 @@ def ray_executor(request: ExecutorRequest) -> Executor:
         start_timeout=request.ray_start_timeout,
         dashboard=request.ray_dashboard,
     )
-    with _kept_alive(request.keep_alive, request.heartbeat_seconds):
+    with beating(request.keep_alive, request.heartbeat_seconds, name="executor-keep-alive",
+                 what="keep the driver's heartbeat fresh"):  # fmt: skip
         # Starting a private Ray, or reaching a busy cluster, can outlast driver_stale_seconds.
         return RayExecutor(job)
 
@@ -132,28 +132,3 @@ EXECUTORS: dict[str, Callable[[ExecutorRequest], Executor]] = {
 
 COMPUTE_EXECUTORS: dict[str, str] = {"ray": "ray"}
 """Compute type → executor kind; any other compute (``local``, ``amlcompute``) runs local processes."""
-
-
-@contextlib.contextmanager
-def _kept_alive(keep_alive: Callable[[], object] | None, interval: float) -> Iterator[None]:
-    """Call ``keep_alive`` every ``interval`` seconds from a thread while the caller blocks."""
-    if keep_alive is None:
-        yield
-        return
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(interval):
-            try:
-                keep_alive()
-            except Exception:
-                # A database hiccup must not end the start; the engine's next write finds real trouble.
-                log.warning("could not keep the driver's heartbeat fresh", exc_info=True)
-
-    thread = threading.Thread(target=beat, name="executor-keep-alive", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
