@@ -60,7 +60,7 @@ def _user(us: dict[str, Any]) -> None:
     if s.get("polled_slowdown"):
         p = s["polled_slowdown"]
         print(
-            f"\n`job show` every 1 s: {p['paired_median']:.2f}x the job alone ({p['paired_per_round']}), "
+            f"\n`job show` every {p.get('every_s', 1):g} s: {p['paired_median']:.2f}x the job alone ({p['paired_per_round']}), "
             f"{p['cpu_s_per_show_call']:.2f} CPU s per call"
         )
     if s.get("startup"):
