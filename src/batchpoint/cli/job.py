@@ -21,10 +21,13 @@ NameOpt = Annotated[str, typer.Option("--name", "-n", help="Job name.")]
 
 
 def _fail_if_unsuccessful(job: Job) -> None:
+    """Exit 1 (``JobFailed``) unless the followed job completed; when it did, the command ends at once."""
+    from batchpoint.cli.entry import leave_now
     from batchpoint.jobs.schemas import JobState
 
     if job.status is not JobState.completed:
         raise JobFailed(job.message or job.status.value)
+    leave_now(0)
 
 
 @app.command("show")
