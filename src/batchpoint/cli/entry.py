@@ -10,6 +10,7 @@ simple form (another flag, a server target, an error to report), goes to the ful
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -48,6 +49,19 @@ def leave_now(code: int = 0) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def step_aside() -> None:
+    """Lower this console script's CPU priority (``nice`` +10) while it only watches a job.
+
+    A command that follows a job (``invoke --stream``, ``job stream``) runs on the machine the job
+    runs on; at a low priority it never takes CPU from the job's workers, and it gets the CPU back as
+    soon as they are done. Called after the job's driver has been started (the driver, and the
+    workers it starts, keep the normal priority); only for the console script.
+    """
+    if _console_script and hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(10)
 
 
 def parse_job_show(argv: list[str]) -> dict[str, str] | None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from batchpoint.cli.common import ENDPOINT_FLAGS, FILE_FLAGS, OutputOpt, QueryOpt, SetOpt, client, state
+from batchpoint.cli.entry import step_aside
 from batchpoint.cli.output import JOB_COLUMNS, OutputFormat, emit
 from batchpoint.errors import JobFailed
 
@@ -72,6 +73,7 @@ def stream(ctx: typer.Context, name: NameOpt) -> None:
     """Follow a job with a live progress bar; exits 1 if it does not complete."""
     from batchpoint.jobs import quickview
 
+    step_aside()
     # Embedded on SQLite: follow the row over one read-only sqlite3 connection, without the services.
     follow = quickview.follower(state(ctx).workspace, missing=lambda job: client(ctx).jobs.get(job))
     if follow is None:
@@ -164,6 +166,7 @@ def register_endpoint_jobs(endpoint_app: typer.Typer) -> None:
         emit(job, output, query, columns=JOB_COLUMNS)
         if stream_:
             sys.stdout.flush()
+            step_aside()  # the driver is started: following must not take CPU from its workers
             _fail_if_unsuccessful(c.jobs.stream(job.name))
 
     @endpoint_app.command("list-jobs")
