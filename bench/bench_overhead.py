@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     inputs = tiny_files(n_files)
     bench = common.Bench("overhead")
-    state = bench.root / "state"
-    state.mkdir()
+    state = common.shared_dir(bench.root / "state")  # the worker user writes its stamps there
     bench.deploy(
         SCORER,
         {

@@ -105,8 +105,7 @@ def steady_state(state: Path) -> dict[str, Any]:
 # -- batchpoint, local executor or Ray -----------------------------------------------------------------
 def run_batchpoint(root: Path, rows: int, files: int, compute: str | None, label: str) -> dict[str, Any]:
     bench = common.Bench(f"ray-{label}")
-    state = bench.root / "state"
-    state.mkdir()
+    state = common.shared_dir(bench.root / "state")  # the worker user writes its stamps there
     try:
         if compute == "ray":
             bench.client.computes.create("ray-local", type="ray", address="local")

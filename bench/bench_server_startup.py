@@ -72,6 +72,7 @@ def measure(fork: bool, jobs: int) -> dict[str, Any]:
 
     common.WORK.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="server-startup-", dir=common.WORK))
+    root.chmod(0o755)  # as root, workers run as an unprivileged user, who must reach the workspace
     project = root / "project"
     project.mkdir()
     init_workspace(project)

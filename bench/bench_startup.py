@@ -117,8 +117,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     inputs.mkdir()
     for i in range(4):
         (inputs / f"f{i}.txt").write_text("x\n")
-    state = bench.root / "state"
-    state.mkdir()
+    state = common.shared_dir(bench.root / "state")
     bench.deploy(
         SCORER,
         {"instance_count": 1, "max_concurrency_per_instance": 2, "mini_batch_size": 1,

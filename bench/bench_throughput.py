@@ -170,8 +170,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = workload(files, args.rows, args.features)
     inputs, model = data / "inputs", data / "model" / "model.joblib"
     bench = common.Bench("throughput")
-    state = bench.root / "state"
-    state.mkdir()
+    state = common.shared_dir(bench.root / "state")  # the worker user writes its stamps there
     bench.deploy(
         SCORER,
         {
