@@ -18,12 +18,12 @@ import io
 import os
 import signal
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import fresh_postgres_database
 
 from batchpoint import Client
 from batchpoint.common import yamlio
@@ -192,24 +192,12 @@ def engine_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BATCHPOINT_ENGINE_DRIVER_STALE_SECONDS", "4")
 
 
-PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
-
-
 @pytest.fixture
 def postgres_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh PostgreSQL database for one test, used as the workspace's metadata store."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"bp_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {exc}")
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    monkeypatch.setenv("BATCHPOINT_DATABASE_URL", url)
-    yield url
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_postgres_database() as url:
+        monkeypatch.setenv("BATCHPOINT_DATABASE_URL", url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

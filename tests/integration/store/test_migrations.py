@@ -6,7 +6,6 @@ here, before a user's existing workspace meets it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +13,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
+from tests.conftest import fresh_postgres_database
 
 from batchpoint.store import migrate
 from batchpoint.store.db import sqlite_url
 from batchpoint.store.tables import Base
-
-PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
 
 
 def _differences(url: str) -> list[object]:
@@ -44,16 +42,8 @@ def test_sqlite_schema_matches_the_tables(tmp_path: Path) -> None:
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    name = f"bp_migr_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable: {exc}")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("bp_migr") as url:
+        yield url
 
 
 @pytest.mark.postgres
