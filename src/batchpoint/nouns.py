@@ -95,6 +95,20 @@ def noun(attr: str) -> Noun | None:
     return next((n for n in NOUNS if n.attr == attr), None)
 
 
+def build(owner: object, name: str, face: str, *args: Any) -> Any:
+    """``owner.<name>`` for a noun: its ``face`` (``service``, ``operations``) built with ``args``, kept on ``owner``.
+
+    For a ``__getattr__``: any other name is an ``AttributeError``, as for a missing attribute.
+    """
+    entry = noun(name) if not name.startswith("_") else None
+    target = getattr(entry, face, None) if entry is not None else None
+    if target is None:
+        raise AttributeError(f"{type(owner).__name__!r} object has no attribute {name!r}")
+    built = load(target)(*args)
+    owner.__dict__[name] = built
+    return built
+
+
 def load(target: str) -> Any:
     """``module:attribute`` → the attribute; ``module`` → the module."""
     module, _, attribute = target.partition(":")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from batchpoint.artifacts import ArtifactStore
-from batchpoint.nouns import load, noun
+from batchpoint.nouns import build
 from batchpoint.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -47,12 +47,7 @@ class Services:
 
     def __getattr__(self, name: str) -> Any:
         """A noun's service, built on first use from its entry in ``nouns.py`` and kept."""
-        entry = noun(name) if not name.startswith("_") else None
-        if entry is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        service = load(entry.service)(self)
-        self.__dict__[name] = service
-        return service
+        return build(self, name, "service", self)
 
     def close(self) -> None:
         self.workspace.close()

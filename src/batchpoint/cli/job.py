@@ -21,7 +21,7 @@ app = typer.Typer(no_args_is_help=True)
 NameOpt = Annotated[str, typer.Option("--name", "-n", help="Job name.")]
 
 
-def _fail_if_unsuccessful(job: Job) -> None:
+def _finish_following(job: Job) -> None:
     """Exit 1 (``JobFailed``) unless the followed job completed; when it did, the command ends at once."""
     from batchpoint.cli.entry import leave_now
     from batchpoint.jobs.schemas import JobState
@@ -77,12 +77,12 @@ def stream(ctx: typer.Context, name: NameOpt) -> None:
     # Embedded on SQLite: follow the row over one read-only sqlite3 connection, without the services.
     follow = quickview.follower(state(ctx).workspace, missing=lambda job: client(ctx).jobs.get(job))
     if follow is None:
-        _fail_if_unsuccessful(client(ctx).jobs.stream(name))
+        _finish_following(client(ctx).jobs.stream(name))
         return
     from batchpoint.jobs.progress import stream as follow_with_bar
 
     try:
-        _fail_if_unsuccessful(follow_with_bar(follow, name))
+        _finish_following(follow_with_bar(follow, name))
     finally:
         follow.close()
 
@@ -167,7 +167,7 @@ def register_endpoint_jobs(endpoint_app: typer.Typer) -> None:
         if stream_:
             sys.stdout.flush()
             step_aside()  # the driver is started: following must not take CPU from its workers
-            _fail_if_unsuccessful(c.jobs.stream(job.name))
+            _finish_following(c.jobs.stream(job.name))
 
     @endpoint_app.command("list-jobs")
     def list_endpoint_jobs(

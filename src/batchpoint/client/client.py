@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from batchpoint.config import Settings
 from batchpoint.contracts import ServiceHub
 from batchpoint.errors import InvalidInput
-from batchpoint.nouns import load, noun
+from batchpoint.nouns import build
 from batchpoint.services import Services
 from batchpoint.workspace import Workspace
 
@@ -104,12 +104,9 @@ class Client:
 
     def __getattr__(self, name: str) -> Any:
         """A noun's SDK operations (``client.models``...), built on first use from ``nouns.py`` and kept."""
-        entry = noun(name) if not name.startswith("_") else None
-        if entry is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        operations = load(entry.operations)(self._services)
-        self.__dict__[name] = operations
-        return operations
+        if name.startswith("_"):  # ``_services`` itself, before __init__ set it
+            raise AttributeError(name)
+        return build(self, name, "operations", self._services)
 
     def close(self) -> None:
         self._services.close()

@@ -30,7 +30,7 @@ from batchpoint.server.metrics import Metrics
 from batchpoint.server.middleware import AuthGate, MetricsMiddleware, RequestLimits
 from batchpoint.server.routes import all_routers
 from batchpoint.server.scrub import Scrubber, ScrubPaths, server_folders
-from batchpoint.supervisor.job_queue import JobQueue, parse_limits
+from batchpoint.supervisor.job_queue import parse_limits
 from batchpoint.supervisor.service import DutyContext, Supervisor
 from batchpoint.tokens.service import TokenService
 from batchpoint.workspace import Workspace
@@ -93,7 +93,7 @@ def create_app(
         settings=settings,
         workspace=opened,
         tokens=TokenService(opened.db),
-        metrics=Metrics(opened.db, lambda: ctx.queue.waiting if ctx.queue else 0),
+        metrics=Metrics(opened.db, lambda: queue.waiting if (queue := ctx.queue) else 0),
         roots=input_roots(settings, opened),
     )
 
@@ -105,7 +105,6 @@ def create_app(
         if run_jobs:
             duties = DutyContext(services=ctx.services("server"), settings=settings, mode="server")
             ctx.supervisor = Supervisor.build("server", duties)
-            ctx.queue = ctx.supervisor.find("job-queue", JobQueue)
             ctx.supervisor.start()
         try:
             yield

@@ -42,12 +42,21 @@ class ServerContext:
     metrics: Metrics
     supervisor: Supervisor | None = None
     """The server's duties (``batchpoint.supervisor``); None when the app runs without jobs."""
-    queue: JobQueue | None = None
-    """The supervisor's job-queue duty: routes ``notify()`` it when they queue a job."""
     roots: list[FsPath] = field(default_factory=list)
 
     def services(self, actor: str | None) -> Services:
         return Services(self.workspace, actor=actor)
+
+    @property
+    def queue(self) -> JobQueue | None:
+        """The supervisor's job-queue duty (None when the app runs without jobs)."""
+        return self.supervisor.find("job-queue", JobQueue) if self.supervisor is not None else None
+
+    def jobs_changed(self) -> None:
+        """A job was queued, canceled or resumed: the job queue looks now rather than at its next pass."""
+        queue = self.queue
+        if queue is not None:
+            queue.notify()
 
 
 def context(request: Request) -> ServerContext:

@@ -171,8 +171,7 @@ def azure_invoke(
     )
     request = paths.spec(request, fields={"input": input_field, "output_path": output_field})
     job = svc.jobs.invoke(endpoint_name, request, start=False, data_plane_only=who.invoke_only)
-    if ctx.queue is not None:
-        ctx.queue.notify()
+    ctx.jobs_changed()
     return azure_job(job)
 
 

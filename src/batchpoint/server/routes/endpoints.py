@@ -96,8 +96,7 @@ def invoke(endpoint_name: EndpointName, body: InvokeRequest, ctx: Context, svc: 
     """
     quotas.check_active_jobs(svc, who, ctx.settings.serving)
     job = svc.jobs.invoke(endpoint_name, paths.spec(body), start=False, data_plane_only=who.invoke_only)
-    if ctx.queue is not None:
-        ctx.queue.notify()
+    ctx.jobs_changed()
     return present(who, job)
 
 

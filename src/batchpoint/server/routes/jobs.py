@@ -75,8 +75,7 @@ def cancel_job(name: JobName, ctx: Context, svc: Svc, who: JobController) -> Any
     """Cancel a job (its own for a contributor, any for an owner)."""
     controlled_job(svc, who, name)
     job = svc.jobs.cancel(name)
-    if ctx.queue is not None:
-        ctx.queue.notify()
+    ctx.jobs_changed()
     return present(who, job)
 
 
@@ -85,8 +84,7 @@ def resume_job(name: JobName, ctx: Context, svc: Svc, who: JobController) -> Any
     """Continue a job whose driver is gone, from its committed mini-batches."""
     controlled_job(svc, who, name)
     job = svc.jobs.resume(name)
-    if ctx.queue is not None:
-        ctx.queue.notify()
+    ctx.jobs_changed()
     return present(who, job)
 
 

@@ -42,8 +42,7 @@ def health(ctx: Context) -> Any:
 @router.get("/supervisor", response_model=SupervisorHealth)
 def supervisor(ctx: Context, _: Annotated[Principal, Depends(allow(Action.admin))]) -> Any:
     """The server's supervisor: its duties (the job queue) and the health of each (owner tokens)."""
-    running = getattr(ctx, "supervisor", None)
-    return running.report() if running is not None else SupervisorHealth(mode="none")
+    return ctx.supervisor.report() if ctx.supervisor is not None else SupervisorHealth(mode="none")
 
 
 # Load balancers and uptime probes often send HEAD. Left out of the OpenAPI document: the document
