@@ -551,3 +551,34 @@ def _end_jobs(world: World, owner: httpx.Client) -> None:
         owner.post(f"/api/v1/jobs/{name}/cancel")
     ended = ("Completed", "Failed", "Canceled")
     wait_for(lambda: all(owner.get(f"/api/v1/jobs/{n}").json()["status"] in ended for n in world.jobs), 120)
+
+
+def test_job_list_filters_are_inert_for_every_role(world: World) -> None:
+    """``experiment_name``, ``parent_job_name`` and ``type`` only narrow what a role may list already.
+
+    Each filter, with a value that matches and one that does not, gets the same answer to the permission
+    check as the plain listing (scoped and invoke-only tokens: 403, whatever they filter by), and a
+    role that may list sees a subset of its unfiltered list, never a job it could not list otherwise.
+    """
+    filters = [
+        {"experiment_name": EP}, {"experiment_name": "no-such-experiment"},
+        {"parent_job_name": world.job}, {"parent_job_name": "../" + world.job},
+        {"type": "batch"}, {"type": "command"},
+        {"experiment_name": EP, "type": "batch", "parent_job_name": world.job},
+    ]  # fmt: skip
+    for role in ROLES:
+        with world.server.http(world.tokens[role]) as http:
+            plain = http.get("/api/v1/jobs", params={"limit": 1000})
+            seen = {j["name"] for j in plain.json()} if plain.status_code == 200 else set()
+            for params in filters:
+                answer = http.get("/api/v1/jobs", params={**params, "limit": 1000})
+                assert answer.status_code == plain.status_code, (role, params, answer.text)
+                if answer.status_code == 200:
+                    assert {j["name"] for j in answer.json()} <= seen, (role, params)
+            if plain.status_code == 200:
+                assert world.job in seen  # the filters below narrow a list that holds the job
+                typed = http.get("/api/v1/jobs", params={"type": "batch", "experiment_name": EP}).json()
+                assert world.job in {j["name"] for j in typed}
+                assert http.get("/api/v1/jobs", params={"type": "command"}).json() == []
+            else:
+                assert plain.status_code == 403, (role, plain.text)
