@@ -17,12 +17,13 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchpoint.batch import inputs, merge
 from batchpoint.batch.accounting import Accounting, JobAbort
-from batchpoint.batch.ledger import Ledger, Pending, Superseded
+from batchpoint.batch.ledger import CancelPending, Ledger, Pending, Superseded
 from batchpoint.batch.plan import PlanReader, write_plan
 from batchpoint.batch.scheduler import Attempt, PendingQueue, Slot
 from batchpoint.errors import BatchpointError
@@ -61,8 +62,12 @@ class JobRunner:
         job_name: str,
         epoch: int,
         prestarted: list[Launched] | None = None,
+        on_phase: Callable[[str], None] | None = None,
     ) -> None:
         self.ctx = ctx
+        # Called at each step ("preparing", "finalizing", "published", "linked", "completed"):
+        # tests hold or kill the driver at an exact point with it; None in production.
+        self.on_phase = on_phase
         self.engine = ctx.settings.engine
         with ctx.db.read() as s:
             row = s.query(JobRow).filter(JobRow.name == job_name).one()
@@ -102,11 +107,15 @@ class JobRunner:
     # -- lifecycle ---------------------------------------------------------------------------------
     def run(self) -> JobState:
         try:
+            if self._published_already():
+                return self._complete(resumed=True)
             self._start()
             self._loop()
             return self._finish()
         except JobAbort as abort:
             return self._abort(abort.state, abort.reason)
+        except CancelPending:
+            return self._abort(JobState.canceled, "canceled by request")
         except BatchpointError as exc:
             # A user-facing problem found while preparing (an environment that does not build, a model
             # that is gone): the job fails with that message, not as an internal error.
@@ -136,15 +145,16 @@ class JobRunner:
             # Canceled between invoke and this driver's start: honour it before doing anything.
             raise JobAbort(JobState.canceled, "canceled by request before the job started")
         now = time.time()
-        self.ledger.set_state(
-            JobState.preparing,
+        self.ledger.advance(
+            "prepare",
             started_at=now,
             heartbeat_at=now,
             driver_pid=os.getpid(),
             driver_host=socket.gethostname(),
         )
+        self._phase("preparing")
         runtime = prepare_runtime(self.ctx, self.spec, self.job_dir)
-        self.ledger.set_state(JobState.preparing, environment=_json(runtime.environment))
+        self.ledger.update(environment=_json(runtime.environment))
         self.runtime = runtime
         self.executor = self._make_executor(runtime)
         for _ in range(self.n_workers - self._adopt_prestarted()):
@@ -154,10 +164,12 @@ class JobRunner:
         released = self.ledger.reset_in_flight()
         if released:
             log.info("resuming: %d mini-batch(es) that were in flight are pending again", released)
+        if self.epoch > 1:
+            self.logs.reconcile_attempts(self.ledger.finished())
         self.totals = self.ledger.totals()
         self._items_at_start = self.totals["items_ok"] + self.totals["items_failed"]
         self.reader = PlanReader(self.job_dir / "plan" / "files.jsonl")
-        self.ledger.set_state(JobState.running, **self.totals)
+        self.ledger.advance("run", self.totals)
         self.logs.progress(f"running with {self.n_workers} worker(s); {self.totals['mb_total']} mini-batches")
 
     def _make_executor(self, runtime: Any) -> Executor:
@@ -219,7 +231,7 @@ class JobRunner:
         )
         if n_files == 0:
             raise JobAbort(JobState.failed, f"the input '{self.spec.input.path}' has no files to score")
-        self.ledger.set_state(JobState.preparing, mb_total=n_batches, items_total=n_files)
+        self.ledger.update(mb_total=n_batches, items_total=n_files)
         log.info("planned %d files in %d mini-batches", n_files, n_batches)
 
     def _start_worker(self) -> None:
@@ -389,6 +401,7 @@ class JobRunner:
         values["heartbeat_at"] = time.time()
         batch = self.acc.take_batch()
         rejected = self.ledger.apply(batch, values)
+        self.logs.flush_attempts()  # after the commit: the attempts log never shows what the ledger lacks
         if rejected:
             raise Superseded(f"{len(rejected)} commit(s) rejected: another driver owns the job")
         if beat_due:
@@ -421,21 +434,58 @@ class JobRunner:
                 JobState.failed,
                 f"no mini-batch succeeded: all {self.totals['mb_failed']} failed; first error: {self.acc.first_error_words()}",
             )
-        self.ledger.set_state(JobState.finalizing)
+        self.ledger.advance("finalize")
+        self._phase("finalizing")
+        if self._published_already():
+            return self._complete(resumed=True)
+        staged = self._stage() if self.settings.output_action == "append_row" else None
+        # The point of no return: from here a cancel is refused, and a resumed driver completes the job.
+        try:
+            self.ledger.advance("publish", publication=_json(staged.record() if staged else {"files": []}))
+        except BaseException:
+            if staged:
+                staged.discard()
+            raise
+        self._phase("published")
+        if staged:
+            merge.link_staged(staged)
+        self._phase("linked")
+        return self._complete(resumed=False)
+
+    def _complete(self, *, resumed: bool) -> JobState:
+        """Record Completed (durably) once the output is in place, then tidy the job folder."""
+        if resumed:
+            self.totals = self.ledger.totals()
+            log.info("the output was published by an earlier driver; completing without scoring again")
+            # Forward to Finalizing first: a Failed job reopened by 'job resume' is Queued again.
+            self.ledger.advance("run")
+            self.ledger.advance("finalize")
         error_count = self.logs.rebuild_errors(self.ledger.with_errors())
-        if self.settings.output_action == "append_row":
-            self._publish()
         outputs_manifest.write(self.job_dir, Path(self.spec.output.path))
-        shutil.rmtree(self.parts_dir, ignore_errors=True)
         summary = self._summary(error_count)
         self.logs.result(JobState.completed, None, summary)
-        self.ledger.set_state(
-            JobState.completed, ended_at=time.time(), heartbeat_at=time.time(), error=_json(self.acc.first_error)
-        )
+        values: dict[str, Any] = {"ended_at": time.time(), "heartbeat_at": time.time()}
+        if self.acc.first_error is not None:
+            values["error"] = _json(self.acc.first_error)
+        self.ledger.advance("complete", **values)
+        self._phase("completed")
+        shutil.rmtree(self.parts_dir, ignore_errors=True)
+        if self.settings.output_action == "append_row":
+            merge.remove_leftovers(Path(self.spec.output.path) / self.settings.output_file_name)
         self.logs.progress(f"completed: {summary}")
         return JobState.completed
 
-    def _publish(self) -> None:
+    def _published_already(self) -> bool:
+        """The output a driver before this one published is in place (it stopped before Completed)."""
+        record = self.ledger.publication()
+        return record is not None and merge.check_published(record)
+
+    def _phase(self, name: str) -> None:
+        if self.on_phase is not None:
+            self.on_phase(name)
+
+    def _stage(self) -> merge.Staged:
+        """Merge the committed parts into a staged (unpublished) output file."""
         parts = self.ledger.committed_parts()
         bad = merge.check_parts(parts)
         if bad:
@@ -454,7 +504,7 @@ class JobRunner:
             parts = self.ledger.committed_parts()
         target = Path(self.spec.output.path) / self.settings.output_file_name
         try:
-            merge.merge_parts([p for _, p, _ in parts], target)
+            return merge.stage_parts([p for _, p, _ in parts], target)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise JobAbort(JobState.failed, _no_space_reason(f"{exc.strerror}: {target}", self.job_name)) from None
@@ -479,19 +529,23 @@ class JobRunner:
                 pending = self.acc.take_batch()
                 pending.leases.clear()
                 self.ledger.apply(pending, {"heartbeat_at": time.time()})
-            error_count = 0
-            with contextlib.suppress(OSError):  # the logs' disk may be the full one
-                error_count = self.logs.rebuild_errors(self.ledger.with_errors())
-                self.logs.result(state, reason, self._summary(error_count) if self.totals else {})
-            values: dict[str, Any] = {"ended_at": time.time(), "failure_reason": reason, "heartbeat_at": time.time()}
-            values["error"] = _json(self.acc.first_error)
+                with contextlib.suppress(OSError):
+                    self.logs.flush_attempts()
+            values: dict[str, Any] = {}
+            if self.acc.first_error is not None:
+                values["error"] = _json(self.acc.first_error)
             for key in ("mb_done", "mb_failed", "items_ok", "items_failed"):
                 if key in self.totals:
                     values[key] = self.totals[key]
-            self.ledger.set_state(state, **values)
+            final = self.ledger.end(state, reason, **values)  # Canceled, if a cancel was pending
         except Superseded:
             return JobState.running
-        return state
+        with contextlib.suppress(OSError):  # the logs' disk may be the full one
+            error_count = self.logs.rebuild_errors(self.ledger.with_errors())
+            if final is not state:
+                reason = f"canceled by request (the job was failing: {reason})"
+            self.logs.result(final, reason, self._summary(error_count) if self.totals else {})
+        return final
 
     def _shutdown_workers(self, *, kill: bool) -> None:
         if self.executor is None:

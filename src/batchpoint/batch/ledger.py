@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from batchpoint.jobs.record import JobRecord, Superseded
+from batchpoint.jobs.record import CancelPending, JobRecord, Superseded
 
-__all__ = ["Batch", "Ledger", "Pending", "Superseded"]
+__all__ = ["Batch", "CancelPending", "Finished", "Ledger", "Pending", "Superseded"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,19 @@ class Pending:
     offset: int
     count: int
     attempts: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A mini-batch's final outcome as the ledger has it (to reconcile the attempts log on resume)."""
+
+    idx: int
+    state: str
+    attempt: int
+    worker: str | None
+    elapsed: float | None
+    items_ok: int
+    items_failed: int
 
 
 @dataclass
@@ -139,6 +152,22 @@ class Ledger(JobRecord):
                 {"job": self.job_id},
             ).all()
         return [(int(r[0]), str(r[1]), None if r[2] is None else int(r[2])) for r in rows]
+
+    def finished(self) -> list[Finished]:
+        """The mini-batches that are done or failed for good, in order."""
+        with self.db.read() as s:
+            rows = s.execute(
+                text(
+                    "SELECT idx, state, attempts, worker, elapsed, items_ok, items_failed FROM minibatches "
+                    "WHERE job_id=:job AND state IN ('done', 'failed') ORDER BY idx"
+                ),
+                {"job": self.job_id},
+            ).all()
+        # A done mini-batch's successful attempt is the one after its failed ones; a failed one's is its last.
+        return [
+            Finished(int(r[0]), str(r[1]), int(r[2]) + (1 if r[1] == "done" else 0), r[3], r[4], int(r[5]), int(r[6]))
+            for r in rows
+        ]
 
     def with_errors(self) -> list[int]:
         with self.db.read() as s:

@@ -11,7 +11,6 @@ import argparse
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,12 +88,9 @@ def _run_kind(ctx: Services, job_name: str, epoch: int, prestarted: list[Launche
         for launched in prestarted:
             launched.proc.kill()
         try:
-            JobRecord(ctx.db, job.id, epoch).set_state(
-                JobState.failed.value, failure_reason=str(exc), ended_at=time.time()
-            )
+            return JobRecord(ctx.db, job.id, epoch).end(JobState.failed, str(exc))
         except Superseded:
             return JobState.running
-        return JobState.failed
     return kind.run(ctx, job, epoch, prestarted)
 
 

@@ -40,16 +40,44 @@ class JobLogs:
         if is_new:
             self._attempts.writerow(ATTEMPT_COLUMNS)
         self._progress_fh: IO[str] = open(self.dir / "job_progress_overview.txt", "a")  # noqa: SIM115
-        self._last_flush = 0.0
+        self._unwritten: list[list[Any]] = []
 
     def attempt(self, mb: int, attempt: int, worker: str, elapsed: float | None, result: str, items: int,
                 failed: int, message: str = "") -> None:  # fmt: skip
+        """Note an attempt; it reaches the file at ``flush_attempts``, after the driver committed it."""
         elapsed_text = "" if elapsed is None else f"{elapsed:.3f}"
-        self._attempts.writerow([mb, attempt, worker, elapsed_text, result, items, failed, message[:500]])
-        now = time.monotonic()
-        if now - self._last_flush > 1.0:
+        self._unwritten.append([mb, attempt, worker, elapsed_text, result, items, failed, message[:500]])
+
+    def flush_attempts(self) -> None:
+        """Write the noted attempts and hand them to the OS: a killed driver loses none of them."""
+        if self._unwritten:
+            self._attempts.writerows(self._unwritten)
+            self._unwritten.clear()
             self._attempts_fh.flush()
-            self._last_flush = now
+
+    def reconcile_attempts(self, finished: list[Any]) -> int:
+        """After a driver was lost: add the final attempts the ledger has and the log lacks; returns how many.
+
+        A driver that is killed between committing a mini-batch and writing its line leaves the
+        log one line short; the ledger (``batch/ledger.py: Finished``) has the outcome.
+        """
+        self.flush_attempts()
+        kinds = {"ok": "done", "partial": "done", "failed": "failed", "timeout": "failed", "crashed": "failed"}
+        logged: set[tuple[int, int, str]] = set()
+        with open(self.dir / "processed_mini-batches.csv", newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row["result"] in kinds:
+                    logged.add((int(row["mini_batch"]), int(row["attempt"]), kinds[row["result"]]))
+        missing = [f for f in finished if (f.idx, f.attempt, f.state) not in logged]
+        for f in missing:
+            result = ("ok" if f.items_failed == 0 else "partial") if f.state == "done" else "failed"
+            elapsed = "" if f.elapsed is None else f"{f.elapsed:.3f}"
+            note = "from the ledger: the driver stopped before logging this attempt"
+            self._attempts.writerow(
+                [f.idx, f.attempt, f.worker or "", elapsed, result, f.items_ok, f.items_failed, note]
+            )
+        self._attempts_fh.flush()
+        return len(missing)
 
     def user_error(self, worker: str, what: str, error: dict[str, Any]) -> None:
         with open(self.dir / "user" / "error" / f"{worker}.txt", "a") as fh:
@@ -98,5 +126,6 @@ class JobLogs:
         path.write_text(json.dumps(head, indent=2, default=str) + "\n\n" + str(error.get("traceback", "")) + "\n")
 
     def close(self) -> None:
+        self.flush_attempts()
         self._attempts_fh.close()
         self._progress_fh.close()

@@ -143,6 +143,15 @@ class JobReader:
             for key, value in zip(names, values, strict=True)
         }
 
+    def history(self, job_id: int) -> list[dict[str, Any]]:
+        """The job's ``job_events`` rows, oldest first (as ``jobs/lifecycle.py: history`` reads them)."""
+        cur = self._conn.execute(
+            "SELECT at, actor, action, from_state, to_state, epoch, detail FROM job_events WHERE job_id = ? ORDER BY id",
+            (job_id,),
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+
     def close(self) -> None:
         self._conn.close()
 
@@ -170,7 +179,8 @@ class Follower:
             return None
         from batchpoint.jobs.views import to_job
 
-        return to_job(row, self.engine, str(self.jobs_dir / name / "logs"))
+        logs = str(self.jobs_dir / name / "logs")
+        return to_job(row, self.engine, logs, history=self.reader.history(row["id"]))
 
     def get(self, name: str) -> Job:
         job = self.find(name)

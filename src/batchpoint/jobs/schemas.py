@@ -101,6 +101,19 @@ class DriverInfo(BaseModel):
     lost: bool = False
 
 
+class JobEvent(BaseModel):
+    """One transition of the job's state machine (``jobs/lifecycle.py``), as recorded."""
+
+    at: datetime | None = None
+    actor: str
+    """user, driver or supervisor."""
+    action: str
+    from_state: str | None = None
+    to_state: str
+    epoch: int
+    detail: str | None = None
+
+
 class Job(BaseModel):
     """A batch job as ``batchpoint job show`` reports it."""
 
@@ -128,3 +141,5 @@ class Job(BaseModel):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     duration_seconds: float | None = None
+    history: list[JobEvent] = Field(default_factory=list)
+    """The job's transitions, oldest first (``job show`` only; empty in lists)."""

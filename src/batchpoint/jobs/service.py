@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from batchpoint.common import names
 from batchpoint.common.paths import within
 from batchpoint.errors import Conflict, InvalidInput, NotFound
 from batchpoint.jobs import invoke as inv
-from batchpoint.jobs import outputs_manifest
-from batchpoint.jobs.schemas import TERMINAL, Job, JobState, RunSpec
-from batchpoint.jobs.views import driver_info, to_job
+from batchpoint.jobs import lifecycle, outputs_manifest
+from batchpoint.jobs.schemas import Job, JobState, RunSpec
+from batchpoint.jobs.views import to_job
 from batchpoint.registry.schemas import Model
 from batchpoint.store.tables import JobRow
 
@@ -108,19 +107,20 @@ class JobService:
         with self.ctx.db.session() as s:
             if s.scalar(select(JobRow.id).where(JobRow.name == name)) is not None:
                 raise Conflict(f"a job named '{name}' already exists", field="job_name")
-            s.add(
-                JobRow(
-                    name=name,
-                    state=JobState.queued.value,
-                    endpoint_name=deployment.endpoint_name,
-                    deployment_name=deployment.name,
-                    experiment_name=experiment,
-                    spec=spec.model_dump(mode="json"),
-                    output_uri=spec.output.uri or spec.output.path,
-                    invoked_by=self.ctx.actor,
-                    driver_epoch=1,
-                )
+            row = JobRow(
+                name=name,
+                state=JobState.queued.value,
+                endpoint_name=deployment.endpoint_name,
+                deployment_name=deployment.name,
+                experiment_name=experiment,
+                spec=spec.model_dump(mode="json"),
+                output_uri=spec.output.uri or spec.output.path,
+                invoked_by=self.ctx.actor,
+                driver_epoch=1,
             )
+            s.add(row)
+            s.flush()
+            lifecycle.record_created(s, row.id, self.ctx.actor)
         self.ctx.layout.job_dir(name).mkdir(parents=True, exist_ok=True)
 
     def _prepare_launch(self, name: str, spec: RunSpec) -> None:
@@ -164,7 +164,8 @@ class JobService:
     def get(self, name: str) -> Job:
         with self.ctx.db.read() as s:
             row = self._row(s, name)
-            return to_job(row, self.ctx.settings.engine, str(self.ctx.layout.job_dir(name) / "logs"))
+            logs = str(self.ctx.layout.job_dir(name) / "logs")
+            return to_job(row, self.ctx.settings.engine, logs, history=lifecycle.history(s, row.id))
 
     def list(
         self,
@@ -213,43 +214,24 @@ class JobService:
 
     # -- control -----------------------------------------------------------------------------------
     def cancel(self, name: str) -> Job:
-        """Ask the driver to stop the workers; a job whose driver is gone is canceled at once."""
-        with self.ctx.db.session() as s:
-            row = self._row(s, name)
-            state = JobState(row.state)
-            if state in TERMINAL:
-                raise Conflict(f"job '{name}' has already ended ({state.value}); nothing to cancel")
-            if driver_info(row, self.ctx.settings.engine, time.time()).lost:
-                row.state = JobState.canceled.value
-                row.ended_at = time.time()
-                row.failure_reason = "canceled by request (its driver was not running)"
-            else:
-                row.state = JobState.cancel_requested.value
+        """Ask the driver to stop the workers; a job whose driver is gone is canceled at once.
+
+        Refused (``Conflict``) when the job has ended or is publishing its output (it will complete).
+        """
+        from batchpoint.jobs import control
+
+        control.cancel(self.ctx.db, self.ctx.settings.engine, name, self.ctx.actor)
         return self.get(name)
 
     def resume(self, name: str) -> Job:
-        """Continue a job whose driver died: committed mini-batches stay, in-flight ones run again."""
-        with self.ctx.db.session() as s:
-            row = self._row(s, name)
-            state = JobState(row.state)
-            if state is JobState.completed:
-                raise Conflict(f"job '{name}' has already completed; nothing to resume")
-            if not driver_info(row, self.ctx.settings.engine, time.time()).lost and state not in TERMINAL:
-                raise Conflict(
-                    f"job '{name}' is still running (driver pid {row.driver_pid}, heartbeat "
-                    f"{time.time() - (row.heartbeat_at or row.created_at):.0f} s ago); nothing to resume"
-                )
-            epoch = row.driver_epoch + 1
-            compute_type = (row.spec or {}).get("compute", {}).get("type")
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == row.id)
-                .values(
-                    driver_epoch=epoch, state=JobState.queued.value, heartbeat_at=time.time(), ended_at=None,
-                    failure_reason=None,
-                )
-            )  # fmt: skip
-        self._spawn(name, epoch, compute_type)
+        """Continue a job whose driver died, or a Failed one: committed mini-batches stay, in-flight ones run again.
+
+        Completed and Canceled jobs never change again: refused with a ``Conflict``.
+        """
+        from batchpoint.jobs import control
+
+        resumed = control.resume(self.ctx.db, self.ctx.settings.engine, name, self.ctx.actor)
+        self._spawn(name, resumed.epoch, resumed.compute_type)
         return self.get(name)
 
     # -- files -------------------------------------------------------------------------------------

@@ -9,16 +9,19 @@ functions, so both show the same job. This module imports neither SQLAlchemy nor
 from __future__ import annotations
 
 import json
+import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from batchpoint.common.processes import pid_alive
 from batchpoint.common.timefmt import to_datetime
 from batchpoint.jobs.schemas import (
     Counts,
     DriverInfo,
     ItemCounts,
     Job,
+    JobEvent,
     JobInput,
     JobOutput,
     JobState,
@@ -71,12 +74,19 @@ def _loads(value: Any) -> Any:
     return value
 
 
+def process_gone(pid: int | None, host: str | None) -> bool:
+    """A driver of this host whose process no longer runs (or is a zombie)."""
+    return bool(pid) and host == socket.gethostname() and not pid_alive(int(pid or 0))
+
+
 def driver_info(row: JobRow | Mapping[str, Any], engine: StaleAfter, now: float) -> DriverInfo:
+    """The job's driver: lost when its heartbeat is older than ``driver_stale_seconds`` or its process is gone."""
     r = fields(row)
     base = r["heartbeat_at"] or r["created_at"]
     age = max(0.0, now - base)
     terminal = JobState(r["state"]).terminal
     alive = not terminal and age <= engine.driver_stale_seconds
+    alive = alive and not process_gone(r["driver_pid"], r["driver_host"])
     return DriverInfo(
         pid=r["driver_pid"],
         host=r["driver_host"],
@@ -118,7 +128,12 @@ def _message(r: Mapping[str, Any], driver: DriverInfo) -> str:
     if driver.lost:
         age = driver.heartbeat_age_seconds
         since = f"no heartbeat for {age:.0f} s" if age is not None else "it never started"
-        return f"driver lost ({since}); continue with 'batchpoint job resume -n {r['name']}'"
+        if process_gone(r["driver_pid"], r["driver_host"]):
+            since = f"its process {r['driver_pid']} has ended"
+        if state is JobState.cancel_requested:
+            return f"cancel requested; its driver is lost ({since}): 'batchpoint job cancel -n {r['name']}' ends it now"
+        doing = "while publishing its output" if r.get("publication") is not None else f"while {state.value}"
+        return f"driver lost {doing} ({since}); continue with 'batchpoint job resume -n {r['name']}'"
     return state.value
 
 
@@ -133,9 +148,14 @@ def _batch_io(
 
 
 def to_job(
-    row: JobRow | Mapping[str, Any], engine: StaleAfter, logs_path: str | None = None, *, now: float | None = None
+    row: JobRow | Mapping[str, Any],
+    engine: StaleAfter,
+    logs_path: str | None = None,
+    *,
+    now: float | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
 ) -> Job:
-    """The job as users see it at ``now`` (default: the current time)."""
+    """The job as users see it at ``now`` (default: the current time), with ``history`` (``job_events`` rows)."""
     r = fields(row)
     now = time.time() if now is None else now
     inputs, outputs, settings = _batch_io(r)
@@ -165,4 +185,5 @@ def to_job(
         started_at=to_datetime(r["started_at"]),
         ended_at=to_datetime(ended),
         duration_seconds=duration,
+        history=[JobEvent.model_validate({**e, "at": to_datetime(e["at"])}) for e in history or ()],
     )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from batchpoint.store import migrate
 
 _WRITE = "batchpoint_write"
+_DURABLE = "batchpoint_durable"
 
 
 def normalise_url(url: str) -> str:
@@ -48,8 +49,26 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        write = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(_DURABLE):
+            # WAL with synchronous=NORMAL may lose the last commits on power loss; this one must not be
+            # lost (a final state, a cancel, a publication), so its commit syncs the WAL. Set back at checkin.
+            conn.exec_driver_sql("PRAGMA synchronous=FULL")
+            conn.info[_DURABLE] = True
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        if record.info.pop(_DURABLE, False):
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+
+def _install_postgres_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(_DURABLE):
+            # The server may run with synchronous_commit=off; these commits wait for the WAL flush anyway.
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO on")
 
 
 class Database:
@@ -71,8 +90,13 @@ class Database:
         self.engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
+        else:
+            _install_postgres_hooks(self.engine)
         self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._writer = sessionmaker(bind=self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
+        self._durable_writer = sessionmaker(
+            bind=self.engine.execution_options(**{_WRITE: True, _DURABLE: True}), expire_on_commit=False
+        )
         if auto_migrate:
             migrate.ensure_current(self.engine)
         Database._open.add(self)
@@ -92,9 +116,15 @@ class Database:
         return True
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A write transaction: committed on success, rolled back on any exception."""
-        with self._writer() as session, session.begin():
+    def session(self, *, durable: bool = False) -> Iterator[Session]:
+        """A write transaction: committed on success, rolled back on any exception.
+
+        ``durable``: the commit is on disk before this returns, even after a power loss (SQLite's
+        ``synchronous=FULL``, PostgreSQL's ``synchronous_commit=on``), for the few writes that must
+        never be lost: the job state machine's final states, cancels and publications.
+        """
+        maker = self._durable_writer if durable else self._writer
+        with maker() as session, session.begin():
             yield session
 
     @contextmanager

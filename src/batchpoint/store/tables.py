@@ -170,6 +170,24 @@ class JobRow(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     environment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """Which environment the job ran in, its build log and build time."""
+    publication: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What the driver is publishing (file, size, sha256), recorded before it links: the point of no return."""
+
+
+class JobEventRow(Base):
+    """One transition of a job's state machine (``jobs/lifecycle.py``): the job's history."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[float] = mapped_column(Float, default=now)
+    actor: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    epoch: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class MiniBatchRow(Base):

@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from batchpoint.common.processes import pid_alive
 from batchpoint.supervisor.errors import SupervisorError
-from batchpoint.supervisor.files import MODULE, Probe, SupervisorFiles, pid_alive
+from batchpoint.supervisor.files import MODULE, Probe, SupervisorFiles
 from batchpoint.supervisor.process import ALREADY_RUNNING
 
 POLL = 0.05

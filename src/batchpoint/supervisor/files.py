@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from batchpoint.common.processes import pid_alive
 from batchpoint.errors import WorkspaceNotFound
 
 DIRNAME = ".batchpoint"  # the same as workspace/layout.py (importing it would import the database layer)
@@ -69,23 +70,6 @@ def _as_root(path: Path) -> Path | None:
     if (candidate / "workspace.json").is_file():
         return candidate
     return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def is_supervisor(pid: int) -> bool:

@@ -26,8 +26,6 @@ It takes ``ServerSettings`` from ``batchpoint.config`` and imports nothing of ``
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +33,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from batchpoint.config import ServerSettings
-from batchpoint.errors import InvalidInput
+from batchpoint.errors import Conflict, InvalidInput
+from batchpoint.jobs.lifecycle import Actor, Superseded, transition
 from batchpoint.jobs.schemas import TERMINAL, JobState
 from batchpoint.jobs.views import driver_info
 from batchpoint.launcher.driver_env import driver_environment
@@ -73,23 +72,6 @@ def parse_limits(text: str | None) -> dict[str, int]:
             raise InvalidInput(f"'{item}' is not NAME=N with N >= 1", field="BATCHPOINT_SERVER_COMPUTE_CONCURRENCY")
         limits[name.strip()] = int(value)
     return limits
-
-
-def _process_gone(pid: int | None, host: str | None) -> bool:
-    """A driver of this host whose process no longer runs (or is a zombie)."""
-    if not pid or host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return False
 
 
 class JobQueue(PeriodicDuty):
@@ -159,7 +141,7 @@ class JobQueue(PeriodicDuty):
             jobs = []
             for row in rows:
                 compute = (row.spec or {}).get("compute") or {}
-                lost = driver_info(row, self.engine, now).lost or _process_gone(row.driver_pid, row.driver_host)
+                lost = driver_info(row, self.engine, now).lost
                 jobs.append(
                     _Job(
                         id=row.id,
@@ -178,17 +160,16 @@ class JobQueue(PeriodicDuty):
                 del self._started[name]
         return jobs
 
-    def _claim(self, job: _Job, **values: object) -> int | None:
-        """Compare-and-set the epoch; the new epoch when this server won the job."""
-        epoch = job.epoch + 1
-        with self.db.session() as s:
-            result = s.execute(
-                update(JobRow)
-                .where(JobRow.id == job.id, JobRow.driver_epoch == job.epoch, JobRow.state == job.state.value)
-                .values(driver_epoch=epoch, heartbeat_at=time.time(), **values)
-            )
-            won = bool(result.rowcount)  # type: ignore[attr-defined]
-        return epoch if won else None
+    def _claim(self, job: _Job, action: str, **values: object) -> int | None:
+        """Take the job for a new driver (``launch`` or ``restart``); the new epoch when this server won it."""
+        try:
+            with self.db.session() as s:
+                change = transition(
+                    s, job.id, action, Actor.supervisor, epoch=job.epoch, values={"heartbeat_at": time.time(), **values}
+                )
+        except (Superseded, Conflict):
+            return None  # another server, a user or the driver changed the job since it was read
+        return change.epoch
 
     def _spawn(self, name: str, epoch: int) -> None:
         log_file = self.services.layout.job_dir(name) / "logs" / "driver.out"
@@ -196,7 +177,7 @@ class JobQueue(PeriodicDuty):
         self._started[name] = epoch
 
     def _launch(self, job: _Job) -> bool:
-        epoch = self._claim(job)
+        epoch = self._claim(job, "launch")
         if epoch is None:
             return False
         log.info("starting job %s (epoch %d)", job.name, epoch)
@@ -207,9 +188,7 @@ class JobQueue(PeriodicDuty):
         restarts = self._restarts.get(job.name, 0)
         if restarts >= self.settings.max_driver_restarts:
             return
-        epoch = self._claim(
-            job, state=JobState.queued.value, ended_at=None, failure_reason=None, driver_pid=None, driver_host=None
-        )
+        epoch = self._claim(job, "restart", ended_at=None, failure_reason=None, driver_pid=None, driver_host=None)
         if epoch is None:
             return
         self._restarts[job.name] = restarts + 1
@@ -225,17 +204,15 @@ class JobQueue(PeriodicDuty):
             )
 
     def _cancel(self, job: _Job) -> None:
-        with self.db.session() as s:
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == job.id, JobRow.driver_epoch == job.epoch, JobRow.state == job.state.value)
-                .values(
-                    driver_epoch=job.epoch + 1,  # fences a driver that is still starting
-                    state=JobState.canceled.value,
-                    ended_at=time.time(),
-                    failure_reason="canceled by request before a driver ran it"
-                    if not job.has_driver
-                    else "canceled by request (its driver was not running)",
-                )
-            )
+        reason = (
+            "canceled by request before a driver ran it"
+            if not job.has_driver
+            else "canceled by request (its driver was not running)"
+        )
+        try:
+            with self.db.session(durable=True) as s:
+                values = {"ended_at": time.time(), "failure_reason": reason}
+                transition(s, job.id, "cancel", Actor.supervisor, epoch=job.epoch, values=values, detail=reason)
+        except (Superseded, Conflict):
+            return
         self._started.pop(job.name, None)

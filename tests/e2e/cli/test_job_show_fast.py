@@ -119,9 +119,12 @@ def test_completed_and_failed_jobs_show_the_same(project: Path, cli: Cli) -> Non
                 logs = str(client.services.layout.job_dir(name) / "logs")
                 row = reader.row(name)
                 assert row is not None
-                light = to_job(row, quickview.Engine(), logs, now=now)
+                history = reader.history(row["id"])
+                light = to_job(row, quickview.Engine(), logs, now=now, history=history)
                 with client.services.db.read() as s:
-                    assert light == to_job(client.services.jobs._row(s, name), client.settings.engine, logs, now=now)
+                    full = to_job(client.services.jobs._row(s, name), client.settings.engine, logs, now=now)
+                    assert light.model_copy(update={"history": []}) == full
+                assert [e.action for e in light.history][:2] == ["create", "prepare"]
                 timeless = {"driver": {"heartbeat_age_seconds"}}
                 assert light.model_dump(exclude=timeless) == client.jobs.get(name).model_dump(exclude=timeless)
         finally:
@@ -145,6 +148,6 @@ def test_running_job_shows_the_same(project: Path, cli: Cli) -> None:
         env = {"BATCHPOINT_ENGINE_DRIVER_STALE_SECONDS": "0.001"}
         for extra in ({}, _full_env(project)):
             lost = json.loads(cli("job", "show", "-n", job, env={**env, **extra}).stdout)
-            assert lost["driver"]["lost"] and lost["message"].startswith("driver lost (no heartbeat for")
+            assert lost["driver"]["lost"] and lost["message"].startswith("driver lost while Running (no heartbeat for")
     finally:
         cli("job", "cancel", "-n", job, check=False)

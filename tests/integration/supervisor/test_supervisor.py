@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from batchpoint.supervisor.files import SupervisorFiles, pid_alive
+from batchpoint.common.processes import pid_alive
+from batchpoint.supervisor.files import SupervisorFiles
 from batchpoint.supervisor.process import ALREADY_RUNNING
 
 BIN = Path(sys.executable).parent

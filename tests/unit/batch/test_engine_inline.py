@@ -190,3 +190,41 @@ def test_a_cancel_before_the_driver_starts_cancels_the_job(world: World) -> None
     state, job = world.run(cancel_first=True)
     assert state == JobState.canceled and job.status == JobState.canceled
     assert job.failure_reason == "canceled by request before the job started"
+
+
+def test_publishing_keeps_the_order_fsync_record_link_folder_fsync_completed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The output is on disk before it is recorded, recorded before it is linked, linked before Completed."""
+    import stat as stat_module
+
+    from batchpoint.jobs.record import JobRecord
+
+    world.deploy(mini_batch_size=2)
+    world.inputs(4)
+    steps: list[str] = []
+    real_fsync, real_link, real_advance = os.fsync, os.link, JobRecord.advance
+
+    def fsync(fd: int) -> None:
+        kind = "folder" if stat_module.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        real_fsync(fd)
+        steps.append(f"fsync {kind}")
+
+    def link(src: Any, dst: Any, **kwargs: Any) -> None:
+        real_link(src, dst, **kwargs)
+        steps.append("link")
+
+    def advance(self: JobRecord, action: str, *args: Any, **kwargs: Any) -> Any:
+        change = real_advance(self, action, *args, **kwargs)
+        steps.append(action)
+        return change
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "link", link)
+    monkeypatch.setattr(JobRecord, "advance", advance)
+    state, _ = world.run()
+    assert state == JobState.completed
+    end = steps[steps.index("finalize") :]
+    assert [s for s in end if s in ("fsync file", "publish", "link", "fsync folder", "complete")] == [
+        "fsync file", "publish", "link", "fsync folder", "complete",
+    ]  # fmt: skip
