@@ -592,7 +592,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:
-            parser.error("--ray needs Ray: pip install 'batchpoint[ray]'")
+            parser.error("--ray needs Ray: pip install -e '.[ray]'")
     if not common.become_subreaper():
         print("warning: not a child subreaper; the detached driver's CPU will be missing", file=sys.stderr)
     try:

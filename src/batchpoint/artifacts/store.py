@@ -156,6 +156,13 @@ class ArtifactStore:
     def _blob_path(self, digest: str) -> Path:
         return self.blobs / digest[:2] / digest
 
+    def read_entry(self, entry: ManifestEntry) -> bytes:
+        """The stored bytes of one file of a manifest."""
+        blob = self._blob_path(entry.sha256)
+        if not blob.is_file():
+            raise NotFound(f"blob {entry.sha256} for '{entry.path}' is missing from the artifact store")
+        return blob.read_bytes()
+
     def manifest(self, digest: str) -> Manifest:
         path = self.manifests / f"{digest}.json"
         if not path.is_file():

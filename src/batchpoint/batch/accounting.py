@@ -56,6 +56,15 @@ class Accounting:
         if records:
             self.logs.write_item_errors(attempt.idx, records)
             self.record_first_error(records[0])
+        if ok == 0 and failed > 0:
+            # Not one item scored: the mini-batch failed, whatever run() returned (the counts of mini-batches
+            # and items never disagree). It is not retried: run() answered, and would answer the same again.
+            self.remove_part(attempt.idx, attempt.token)
+            self.logs.attempt(
+                attempt.idx, attempt.attempt, worker, message.elapsed, "failed", 0, failed, records[0]["message"]
+            )
+            self.fail_for_good(attempt, message.elapsed)
+            return
         self.batch.commits.append(
             {
                 "idx": attempt.idx, "token": attempt.token, "worker": worker, "items_ok": ok,
@@ -76,10 +85,13 @@ class Accounting:
                 {"file": e.get("file"), **base, **{k: v for k, v in e.items() if k != "file"}}
                 for e in message.item_errors
             ]
-        if failed:
-            text = f"run() returned {message.returned} result(s) for {attempt.count} input file(s)"
-            return [{"file": None, **base, "exception": "MissingResults", "message": text, "traceback": ""}] * failed
-        return []
+        if not failed:
+            return []
+        text = f"run() returned {message.returned} result(s) for {attempt.count} input file(s)"
+        record = {**base, "exception": "MissingResults", "message": text, "traceback": ""}
+        if failed == attempt.count:  # none scored: every file is one of the failed ones
+            return [{"file": f, **record} for f in attempt.files]
+        return [{"file": None, **record}] * failed  # which files run() left out, it does not say
 
     def attempt_failed(
         self, worker: str, attempt: Attempt, error: dict[str, Any], elapsed: float | None, *, result: str
@@ -97,9 +109,13 @@ class Accounting:
             return
         records = [{**error, "file": f, "mini_batch": attempt.idx, "attempt": attempt.attempt} for f in attempt.files]
         self.logs.write_item_errors(attempt.idx, records)
+        self.fail_for_good(attempt, elapsed)
+
+    def fail_for_good(self, attempt: Attempt, elapsed: float | None) -> None:
+        """The mini-batch is failed, every item of it (its error records are written already)."""
         self.batch.failures.append(
-            {"idx": attempt.idx, "token": attempt.token, "attempts": attempts, "items_failed": attempt.count,
-             "elapsed": elapsed}
+            {"idx": attempt.idx, "token": attempt.token, "attempts": attempt.attempts_before + 1,
+             "items_failed": attempt.count, "elapsed": elapsed}
         )  # fmt: skip
         self.totals["mb_failed"] += 1
         self.count_failed_items(attempt.count)

@@ -170,7 +170,8 @@ class JobRunner:
         self._items_at_start = self.totals["items_ok"] + self.totals["items_failed"]
         self.reader = PlanReader(self.job_dir / "plan" / "files.jsonl")
         self.ledger.advance("run", self.totals)
-        self.logs.progress(f"running with {self.n_workers} worker(s); {self.totals['mb_total']} mini-batches")
+        workers, total = _count(self.n_workers, "worker", "workers"), self.totals["mb_total"]
+        self.logs.progress(f"running with {workers}; {_count(total, 'mini-batch', 'mini-batches')}")
 
     def _make_executor(self, runtime: Any) -> Executor:
         # Local workers too: the factory starts them as the worker user when batchpoint runs as root.
@@ -284,14 +285,24 @@ class JobRunner:
         error = message.error.model_dump()
         slot.init_failed = True
         self.init_failures += 1
-        self.logs.user_error(slot.worker, "init() failed", error)
-        self.acc.record_first_error({**error, "phase": "init", "worker": slot.worker})
+        what = "loading the scoring script failed" if message.phase == "load" else "init() failed"
+        self.logs.user_error(slot.worker, what, error)
+        self.acc.record_first_error({**error, "phase": message.phase, "worker": slot.worker})
+        if message.phase == "load":
+            # The script does not compile or an import fails: every worker would fail the same way.
+            raise JobAbort(JobState.failed, message.error.message + self._stderr_words(slot.worker))
         limit = self.engine.init_failures_per_worker * self.n_workers
         if self.init_failures >= limit:
             raise JobAbort(
                 JobState.failed,
-                f"init() of the scoring script failed {self.init_failures} times in a row: {self.acc.first_error_words()}",
+                f"init() of the scoring script failed {self.init_failures} times in a row: "
+                f"{self.acc.first_error_words()}{self._stderr_words(slot.worker)}{_init_hint(error)}",
             )
+
+    def _stderr_words(self, worker: str) -> str:
+        """The worker's last stderr lines, for a failure reason: what argparse or a crash printed there."""
+        tail = self.logs.stderr_tail(worker)
+        return f"; last lines of {worker}'s stderr: {' | '.join(tail)}" if tail else ""
 
     def _on_exit(self, slot: Slot, code: int | None) -> None:
         del self.slots[slot.worker]
@@ -419,7 +430,8 @@ class JobRunner:
         self._last_progress = now
         t = self.totals
         done_items = t["items_ok"] + t["items_failed"] - self._items_at_start
-        rate = done_items / max(now - self._started, 1e-6)
+        # The clock, not ``now``: the last flush passes a time far ahead to force its beat.
+        rate = done_items / max(time.monotonic() - self._started, 1e-6)
         self.logs.progress(
             f"mini-batches {t['mb_done'] + t['mb_failed']}/{t['mb_total']} (failed {t['mb_failed']}), "
             f"items ok {t['items_ok']} failed {t['items_failed']} of {t['items_total']}, {rate:.1f} items/s"
@@ -429,10 +441,13 @@ class JobRunner:
     def _finish(self) -> JobState:
         self._shutdown_workers(kill=False)
         self._flush(time.monotonic() + 1e9)
-        if self.totals["mb_done"] == 0 and self.totals["mb_failed"] > 0:
+        t = self.totals
+        if t["mb_done"] == 0 and t["mb_failed"] > 0:
+            # Every mini-batch failed (after its retries, or because run() returned nothing for it).
             raise JobAbort(
                 JobState.failed,
-                f"no mini-batch succeeded: all {self.totals['mb_failed']} failed; first error: {self.acc.first_error_words()}",
+                f"no mini-batch succeeded: all {t['mb_failed']} failed ({t['items_failed']} item(s)); "
+                f"first error: {self.acc.first_error_words()}",
             )
         self.ledger.advance("finalize")
         self._phase("finalizing")
@@ -472,7 +487,7 @@ class JobRunner:
         shutil.rmtree(self.parts_dir, ignore_errors=True)
         if self.settings.output_action == "append_row":
             merge.remove_leftovers(Path(self.spec.output.path) / self.settings.output_file_name)
-        self.logs.progress(f"completed: {summary}")
+        self.logs.progress(f"completed: {self._summary_words()}")
         return JobState.completed
 
     def _published_already(self) -> bool:
@@ -520,6 +535,17 @@ class JobRunner:
             "elapsed_seconds": round(time.monotonic() - self._started, 3),
         }
 
+    def _summary_words(self) -> str:
+        """The summary as a sentence, for the progress log (which people read)."""
+        t = self.totals
+        retries = self.acc.retries
+        return (
+            f"{t['mb_done']} of {_count(t['mb_total'], 'mini-batch', 'mini-batches')} succeeded, "
+            f"{t['mb_failed']} failed; {t['items_ok']} of {_count(t['items_total'], 'item', 'items')} succeeded, "
+            f"{t['items_failed']} failed; {_count(retries, 'retry', 'retries')}; "
+            f"{time.monotonic() - self._started:.1f} s"
+        )
+
     def _abort(self, state: JobState, reason: str) -> JobState:
         log.warning("job %s: %s", state.value, reason)
         self._shutdown_workers(kill=True)
@@ -545,6 +571,8 @@ class JobRunner:
             if final is not state:
                 reason = f"canceled by request (the job was failing: {reason})"
             self.logs.result(final, reason, self._summary(error_count) if self.totals else {})
+            words = f"{final.value.lower()}: {reason}"
+            self.logs.progress(f"{words}; {self._summary_words()}" if self.totals else words)
         return final
 
     def _shutdown_workers(self, *, kill: bool) -> None:
@@ -555,6 +583,20 @@ class JobRunner:
                 self.executor.kill(worker)
         self.executor.close(grace=0.5 if kill else 10.0)
         self.executor = None
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+ARGPARSE_HINT = "use parse_known_args(): batchpoint passes the deployment's program arguments such as --logging_level"
+
+
+def _init_hint(error: dict[str, Any]) -> str:
+    """What to do about a known init() failure: argparse's ``parse_args()`` stopping at our arguments."""
+    if error.get("exception") == "SystemExit" and "argparse" in str(error.get("traceback") or ""):
+        return f"; {ARGPARSE_HINT}"
+    return ""
 
 
 def _no_space_reason(detail: str, job_name: str) -> str:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +63,7 @@ def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
         env[INPUT_ROOT_VARIABLE] = spec.input.resolved
     env.update(spec.settings.environment_variables)
     built = _environment(ctx, spec, model, model_dir, job_dir)
-    code_dir: Path | None = None
-    if spec.code_manifest:
-        code_root = job_dir / "code"
-        manifest = ctx.artifacts.manifest(spec.code_manifest)
-        code_dir = code_root / manifest.name
-        if not code_dir.exists():
-            ctx.artifacts.export(spec.code_manifest, code_root)
+    code_dir = _code_snapshot(ctx, spec, job_dir) if spec.code_manifest else None
     work_dir = code_dir or (job_dir / "work")
     work_dir.mkdir(parents=True, exist_ok=True)
     # What workers write: their part files, their working folder, their HOME and, with summary_only,
@@ -100,6 +95,30 @@ def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
         config_file=config_file, cwd=work_dir, python=built.python, env=env, environment=built.job_record(),
         requirements=list(built.requirements),
     )  # fmt: skip
+
+
+def _code_snapshot(ctx: Services, spec: RunSpec, job_dir: Path) -> Path:
+    """The deployment's code, copied to ``jobs/<job>/code/`` (its files right there); kept on a resume."""
+    assert spec.code_manifest is not None
+    code_dir = job_dir / "code"
+    manifest = ctx.artifacts.manifest(spec.code_manifest)
+    script = spec.scoring_script or ""
+    legacy = code_dir / manifest.name  # where jobs of earlier versions have it: code/<folder name>/
+    if script and not (code_dir / script).exists() and (legacy / script).exists():
+        return legacy
+    if code_dir.exists():
+        return code_dir
+    # Copied beside it, then renamed into place: a driver stopped halfway leaves no half-copied code/.
+    staging = job_dir / ".code-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    if manifest.kind == "file":  # a lone file: code/<file>
+        ctx.artifacts.export(spec.code_manifest, staging / "code")
+        exported = staging / "code"
+    else:  # a folder: its contents are code/
+        exported = ctx.artifacts.export(spec.code_manifest, staging)
+    os.replace(exported, code_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+    return code_dir
 
 
 def _worker_user(ctx: Services, spec: RunSpec, job_dir: Path) -> privileges.WorkerIdentity | None:

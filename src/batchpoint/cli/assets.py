@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 import typer
 
+from batchpoint.cli import notices
 from batchpoint.cli.common import NoWaitOpt, OutputOpt, QueryOpt, YesOpt, client
 from batchpoint.cli.output import OutputFormat, emit
 
@@ -92,7 +93,7 @@ class VersionedCommands(_Commands[VersionedOperations]):
     def list(self, doc: str, *, archived_help: str) -> None:
         """``list [--name] [--include-archived]``."""
         operations, columns = self.operations, self.columns
-        name_help = f"Only the versions of this {self.noun}."
+        name_help = f"Every version of this {self.noun} (without it: the latest version of each)."
 
         def list_(
             ctx: typer.Context,
@@ -143,7 +144,7 @@ class VersionedCommands(_Commands[VersionedOperations]):
             if not yes:
                 typer.confirm(f"Delete {noun} '{name}' version '{version}'?", abort=True)
             operations(client(ctx)).delete(name, version)
-            typer.echo(f"Deleted {noun} '{name}' version '{version}'.", err=True)
+            notices.note(f"Deleted {noun} '{name}' version '{version}'.")
 
         self._register("delete", doc, delete)
 
@@ -187,6 +188,6 @@ class NamedCommands(_Commands[NamedOperations]):
             if not yes:
                 typer.confirm(f"Delete {noun} '{name}'{also}?", abort=True)
             operations(client(ctx)).delete(name)
-            typer.echo(f"Deleted {noun} '{name}'.", err=True)
+            notices.note(f"Deleted {noun} '{name}'.")
 
         self._register("delete", doc, delete)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from batchpoint.cli import job
+from batchpoint.cli import job, notices
 from batchpoint.cli.common import (
     ENDPOINT_FLAGS,
     FILE_FLAGS,
@@ -107,7 +107,7 @@ def delete(
     if not yes:
         typer.confirm(f"Delete deployment '{name}' of batch endpoint '{endpoint_name}'?", abort=True)
     client(ctx).batch_deployments.delete(name, endpoint_name)
-    typer.echo(f"Deleted deployment '{name}' of batch endpoint '{endpoint_name}'.", err=True)
+    notices.note(f"Deleted deployment '{name}' of batch endpoint '{endpoint_name}'.")
 
 
 job.register_deployment_jobs(app)

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from batchpoint.client import Client
 
 OutputOpt = Annotated[
-    OutputFormat, typer.Option("--output", "-o", help="Output format: json, yaml, table or tsv.", case_sensitive=False)
+    OutputFormat,
+    typer.Option("--output", "-o", help="Output format: json, jsonc, none, table, tsv or yaml.", case_sensitive=False),
 ]
 QueryOpt = Annotated[str | None, typer.Option("--query", help="JMESPath query applied to the output.")]
 SetOpt = Annotated[
@@ -37,14 +38,40 @@ class CliState:
     def __init__(self, workspace: Path | None) -> None:
         self.workspace = workspace
         self._client: Client | None = None
+        self._noted = False  # one note per command
+        self._env_checked = False
 
     def client(self) -> Client:
         if self._client is None:
             from batchpoint.client import Client
             from batchpoint.config import Settings
 
+            self.note_workspace()  # before opening: it explains a "no workspace at" error too
             self._client = Client(self.workspace, settings=Settings())
+            if self._client.server is not None and self.workspace is None:
+                self._note_server(self._client.server, from_env=bool(self._client.settings.server))
         return self._client
+
+    def note_workspace(self) -> None:
+        """Say on stderr, once, that ``BATCHPOINT_WORKSPACE`` picks another workspace than this folder's."""
+        from batchpoint.workspace.origin import env_note
+
+        if not self._env_checked:
+            self._env_checked = True
+            self._say(env_note(self.workspace))
+
+    def _note_server(self, server: str, *, from_env: bool) -> None:
+        from batchpoint.workspace.origin import server_note
+
+        if not self._noted:
+            self._say(server_note(server, from_env=from_env))
+
+    def _say(self, text: str | None) -> None:
+        from batchpoint.cli import notices
+
+        if text is not None:
+            self._noted = True
+            notices.note(text)
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -19,6 +19,15 @@ MinOpt = Annotated[int | None, typer.Option("--min-instances", help="Instances k
 MaxOpt = Annotated[int | None, typer.Option("--max-instances", help="Most instances a job may use.")]
 AddressOpt = Annotated[str | None, typer.Option("--address", help="ray: ray://HOST:PORT, auto or local.")]
 ResourcesOpt = Annotated[str | None, typer.Option("--resources", help='ray: resources as JSON, e.g. {"GPU": 1}.')]
+SizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--size",
+        metavar="VM_SIZE",
+        help="Azure VM size, e.g. STANDARD_DS3_V2: accepted as in the YAML's size, and ignored (a compute runs "
+        "on this machine or its Ray cluster).",
+    ),
+]
 COLUMNS = ("name", "type", "min_instances", "max_instances", "address")
 commands = NamedCommands(app, "compute", lambda c: c.computes, COLUMNS)
 
@@ -40,6 +49,7 @@ def create(
     ctx: typer.Context,
     name: NameOverrideOpt = None,
     type_: Annotated[str | None, typer.Option("--type", "-t", help="local, amlcompute (default) or ray.")] = None,
+    size: SizeOpt = None,
     min_instances: MinOpt = None,
     max_instances: MaxOpt = None,
     address: AddressOpt = None,
@@ -56,6 +66,7 @@ def create(
     compute = client(ctx).computes.create(
         name,
         type=type_,
+        size=size,
         min_instances=min_instances,
         max_instances=max_instances,
         address=address,

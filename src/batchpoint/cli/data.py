@@ -48,7 +48,10 @@ def create(
 
 
 commands.show("Show one version of a data asset (the latest by default).")
-commands.list("List data asset versions.", archived_help="Also list archived ones.")
+commands.list(
+    "List the latest version of each data asset, or with --name every version of one.",
+    archived_help="Also list archived ones.",
+)
 commands.archive("Archive a version (or every version).")
 commands.restore("Bring an archived version (or every version) back.")
 commands.delete("Delete one data asset version (the data itself is left alone).")

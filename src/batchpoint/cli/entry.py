@@ -16,7 +16,7 @@ import sys
 
 _SHOW_FLAGS = {"-n": "name", "--name": "name", "-o": "output", "--output": "output", "--query": "query"}
 _ROOT_FLAGS = {"-w": "workspace", "--workspace": "workspace"}
-_FORMATS = ("json", "tsv", "yaml", "table")
+_FORMATS = ("json", "jsonc", "none", "tsv", "yaml", "table")
 _console_script = False
 
 
@@ -111,9 +111,21 @@ def _job_show(argv: list[str]) -> bool:
         job = quickview.get_job(args.get("workspace"), args["name"])
         if job is None:
             return False
+        _note_workspace(args.get("workspace"))
         from batchpoint.cli.output import JOB_COLUMNS, emit
 
         emit(job, args.get("output", "json"), args.get("query"), columns=JOB_COLUMNS)
     except BatchpointError:
         return False  # a bad --query, say: the full CLI reports it in its usual words
     return True
+
+
+def _note_workspace(workspace: str | None) -> None:
+    """The note ``CliState.note_workspace`` prints on the full path (only when this path answers: said once)."""
+    from batchpoint.workspace.origin import env_note
+
+    text = env_note(workspace)
+    if text is not None:
+        from batchpoint.cli import notices
+
+        notices.note(text)

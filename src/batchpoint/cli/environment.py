@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from batchpoint.cli import notices
 from batchpoint.cli.assets import (
     DescriptionOpt,
     NameOverrideOpt,
@@ -60,7 +61,10 @@ def create(
 
 
 commands.show("Show one version of an environment (the latest by default).")
-commands.list("List environment versions.", archived_help="Also list archived ones.")
+commands.list(
+    "List the latest version of each environment, or with --name every version of one.",
+    archived_help="Also list archived ones.",
+)
 commands.archive("Archive a version (or every version).")
 commands.restore("Bring an archived version (or every version) back.")
 commands.delete("Delete one environment version (refused while a batch deployment uses it).")
@@ -79,5 +83,5 @@ def build(
     query: QueryOpt = None,
 ) -> None:
     """Build an environment into its cached virtual environment now, rather than at the first job that needs it."""
-    typer.echo(f"Building environment '{name}' (the first build can take minutes)...", err=True)
+    notices.note(f"Building environment '{name}' (the first build can take minutes)...")
     emit(client(ctx).environments.build(name, version, force=force), output, query, columns=BUILD_COLUMNS)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -14,6 +15,7 @@ from batchpoint.cli.output import JOB_COLUMNS, OutputFormat, emit
 from batchpoint.errors import JobFailed
 
 if TYPE_CHECKING:
+    from batchpoint.jobs import downloads
     from batchpoint.jobs.schemas import Job
 
 app = typer.Typer(no_args_is_help=True)
@@ -31,12 +33,39 @@ def _finish_following(job: Job) -> None:
     leave_now(0)
 
 
+def _follow(name: str, follow: Callable[[], Job]) -> None:
+    """Follow a job until it ends (exit 0, or 1 if it did not complete); Ctrl-C leaves it running: exit 130.
+
+    Called once the job's driver is started: following must not take CPU from its workers.
+    """
+    try:
+        step_aside()
+        job = follow()
+    except KeyboardInterrupt:
+        _interrupted(name)
+    _finish_following(job)
+
+
+def _interrupted(name: str) -> NoReturn:
+    """Ctrl-C while following: only the following stops (the job's driver runs in its own session)."""
+    from batchpoint.cli.entry import leave_now
+
+    sys.stdout.flush()
+    sys.stderr.write(
+        f"Stopped following job {name}: the job continues in the background; "
+        f"cancel it with `batchpoint job cancel -n {name}`\n"
+    )
+    leave_now(130)  # as a shell reports a command ended by SIGINT
+    raise typer.Exit(130)
+
+
 @app.command("show")
 def show(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
     """Show a job: state in plain words, progress, first error, outputs."""
     from batchpoint.jobs import quickview
 
     # Polling loops call this every few seconds: read the row with sqlite3 when that is the same answer.
+    state(ctx).note_workspace()
     job = quickview.get_job(state(ctx).workspace, name)
     emit(job if job is not None else client(ctx).jobs.get(name), output, query, columns=JOB_COLUMNS)
 
@@ -44,9 +73,15 @@ def show(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.jso
 @app.command("list")
 def list_jobs(
     ctx: typer.Context,
-    endpoint_name: Annotated[str | None, typer.Option(*ENDPOINT_FLAGS)] = None,
-    status: Annotated[str | None, typer.Option("--status")] = None,
-    max_results: Annotated[int, typer.Option("--max-results", "-r")] = 100,
+    endpoint_name: Annotated[
+        str | None, typer.Option(*ENDPOINT_FLAGS, help="Only the jobs of this batch endpoint.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only jobs in this state (Running, Completed, ...).")
+    ] = None,
+    max_results: Annotated[
+        int, typer.Option("--max-results", "-r", help="At most this many jobs, newest first.")
+    ] = 100,
     experiment_name: Annotated[
         str | None, typer.Option("--experiment-name", help="Only the jobs of this experiment.")
     ] = None,
@@ -70,19 +105,22 @@ def list_jobs(
 
 @app.command("stream")
 def stream(ctx: typer.Context, name: NameOpt) -> None:
-    """Follow a job with a live progress bar; exits 1 if it does not complete."""
+    """Follow a job with a live progress bar; exits 1 if it does not complete, 130 on Ctrl-C (the job goes on)."""
+    _follow(name, lambda: _stream(ctx, name))
+
+
+def _stream(ctx: typer.Context, name: str) -> Job:
     from batchpoint.jobs import quickview
 
-    step_aside()
+    state(ctx).note_workspace()
     # Embedded on SQLite: follow the row over one read-only sqlite3 connection, without the services.
     follow = quickview.follower(state(ctx).workspace, missing=lambda job: client(ctx).jobs.get(job))
     if follow is None:
-        _finish_following(client(ctx).jobs.stream(name))
-        return
+        return client(ctx).jobs.stream(name)
     from batchpoint.jobs.progress import stream as follow_with_bar
 
     try:
-        _finish_following(follow_with_bar(follow, name))
+        return follow_with_bar(follow, name)
     finally:
         follow.close()
 
@@ -113,13 +151,54 @@ def logs(
 def download(
     ctx: typer.Context,
     name: NameOpt,
-    output_name: Annotated[str | None, typer.Option("--output-name")] = "score",
-    download_path: Annotated[Path, typer.Option("--download-path", "-p")] = Path("."),
-    all_: Annotated[bool, typer.Option("--all", help="Also download the logs.")] = False,
+    output_name: Annotated[
+        str | None, typer.Option("--output-name", help="Which output to download (default: score).")
+    ] = "score",
+    download_path: Annotated[Path, typer.Option("--download-path", "-p", help="Folder to download into.")] = Path("."),
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every output and the logs (only the logs of a job not completed).")
+    ] = False,
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="For a job not completed: the mini-batches committed so far, to DOWNLOAD_PATH/partial-outputs/.",
+        ),
+    ] = False,
 ) -> None:
-    """Download a job's output to DOWNLOAD_PATH/named-outputs/<output-name>/."""
-    dest = client(ctx).jobs.download(name, output_name=output_name, download_path=download_path, all=all_)
-    typer.echo(f"Downloaded to {dest}")
+    """Download a completed job's output to DOWNLOAD_PATH/named-outputs/<output-name>/.
+
+    A job that has not completed has no output: the download is refused (exit 2), unless --partial
+    or --all asks for what there is.
+    """
+    from batchpoint.jobs import downloads
+
+    c = client(ctx)
+    job = c.jobs.get(name)
+    # Phrased from the state before the download: a job that completes meanwhile is only under-sold.
+    todo = downloads.plan(job, output_name=output_name, all=all_, partial=partial)
+    dest = c.jobs.download(name, output_name=output_name, download_path=download_path, all=all_, partial=partial)
+    typer.echo(_downloaded(job, todo, dest))
+
+
+def _downloaded(job: Job, todo: downloads.Plan, dest: Path) -> str:
+    """The line ``job download`` prints: what it wrote where, and, when that is not the output, that it is not."""
+    from batchpoint.cli import notices
+    from batchpoint.jobs import downloads
+
+    logs = f" and its logs to {dest / 'artifacts' / 'logs'}" if todo.logs else ""
+    if todo.kind == "output":
+        return f"Downloaded to {dest}"
+    state = job.status.value
+    if todo.kind == "logs":
+        notices.warn(f"job '{job.name}' is {state}: it has no output; only its logs were downloaded")
+        return f"Downloaded the logs of job {job.name} to {dest / 'artifacts' / 'logs'}"
+    mb = job.progress.mini_batches
+    folder = dest / downloads.PARTIAL_DIR
+    notices.warn(
+        f"job '{job.name}' is {state}: these are partial results, not its output ({folder / downloads.README})"
+    )
+    return f"Downloaded the partial results of job {job.name} ({mb.done} of {mb.total} mini-batches) to {folder}{logs}"
 
 
 def register_endpoint_jobs(endpoint_app: typer.Typer) -> None:
@@ -136,12 +215,29 @@ def register_endpoint_jobs(endpoint_app: typer.Typer) -> None:
             ),
         ] = None,
         input_type: Annotated[str | None, typer.Option("--input-type", help="uri_folder or uri_file.")] = None,
-        deployment_name: Annotated[str | None, typer.Option("--deployment-name", "-d")] = None,
-        output_path: Annotated[str | None, typer.Option("--output-path")] = None,
-        mini_batch_size: Annotated[int | None, typer.Option("--mini-batch-size", "-m")] = None,
-        instance_count: Annotated[int | None, typer.Option("--instance-count", "-c")] = None,
-        job_name: Annotated[str | None, typer.Option("--job-name")] = None,
-        experiment_name: Annotated[str | None, typer.Option("--experiment-name")] = None,
+        deployment_name: Annotated[
+            str | None,
+            typer.Option("--deployment-name", "-d", help="Deployment to run (default: the endpoint's default)."),
+        ] = None,
+        output_path: Annotated[
+            str | None,
+            typer.Option(
+                "--output-path", help="Output folder or azureml://datastores/... URI (default: in the job's folder)."
+            ),
+        ] = None,
+        mini_batch_size: Annotated[
+            int | None, typer.Option("--mini-batch-size", "-m", help="Files per run() call, for this job.")
+        ] = None,
+        instance_count: Annotated[
+            int | None, typer.Option("--instance-count", "-c", help="Instances for this job.")
+        ] = None,
+        job_name: Annotated[
+            str | None, typer.Option("--job-name", help="Name of the new job (default: generated).")
+        ] = None,
+        experiment_name: Annotated[
+            str | None,
+            typer.Option("--experiment-name", help="Experiment to file the job under (default: the endpoint's name)."),
+        ] = None,
         file: Annotated[Path | None, typer.Option(*FILE_FLAGS, help="inputs.yml with inputs:/outputs: maps.")] = None,
         set_: SetOpt = None,
         stream_: Annotated[bool, typer.Option("--stream", help="Follow the job until it ends.")] = False,
@@ -166,8 +262,7 @@ def register_endpoint_jobs(endpoint_app: typer.Typer) -> None:
         emit(job, output, query, columns=JOB_COLUMNS)
         if stream_:
             sys.stdout.flush()
-            step_aside()  # the driver is started: following must not take CPU from its workers
-            _finish_following(c.jobs.stream(job.name))
+            _follow(job.name, lambda: c.jobs.stream(job.name))
 
     @endpoint_app.command("list-jobs")
     def list_endpoint_jobs(
@@ -187,7 +282,7 @@ def register_deployment_jobs(deployment_app: typer.Typer) -> None:
     def list_deployment_jobs(
         ctx: typer.Context,
         name: Annotated[str, typer.Option("--name", "-n")],
-        endpoint_name: Annotated[str, typer.Option(*ENDPOINT_FLAGS)],
+        endpoint_name: Annotated[str, typer.Option(*ENDPOINT_FLAGS, help="Name of the batch endpoint.")],
         output: OutputOpt = OutputFormat.json,
         query: QueryOpt = None,
     ) -> None:

@@ -7,6 +7,9 @@ the first time the group is resolved (``batchpoint job show`` imports ``batchpoi
 Listing the groups (the root's ``--help``) needs only their names and help, so it uses stand-ins
 that carry just those: the help text reads exactly as if the real groups had been added. The root's
 help is click's plain formatting (no rich import); the groups' and commands' help keeps typer's.
+
+Every command is given its value names (``cli/value_names.py``) as it is built: the root's own
+options and commands here, a lazy group's when it is loaded.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any, ClassVar
 import typer
 import typer.core
 import typer.main
+
+from batchpoint.cli.value_names import name_values
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,12 @@ class LazyTyperGroup(typer.core.TyperGroup):
             )
         self._pending = set(self.lazy_groups)
         self._listing = False
+        name_values(self, self.root_value, root=True)
+
+    @staticmethod
+    def root_value(name: str) -> Any:
+        """The value of the root's option ``name`` (``output``, ``query``) when it was given; else None."""
+        return None
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in self._pending and not self._listing:
@@ -69,4 +80,5 @@ class LazyTyperGroup(typer.core.TyperGroup):
         holder = typer.Typer(rich_markup_mode=self.rich_markup_mode, suggest_commands=self.suggest_commands)
         holder.add_typer(sub_app, name=name, help=group.help)
         built: Any = typer.main.get_command(holder)
+        name_values(built.commands[name], self.root_value)
         return built.commands[name]

@@ -69,7 +69,9 @@ def show(
 
 
 commands.list(
-    "List model versions (archived ones only with --include-archived).", archived_help="Also list archived versions."
+    "List the latest version of each model, or with --name every version of one (archived ones only with "
+    "--include-archived).",
+    archived_help="Also list archived versions.",
 )
 
 

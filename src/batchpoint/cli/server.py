@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from batchpoint.cli import notices
 from batchpoint.cli.common import CliState
 
 #: Never handed to drivers and workers (they inherit the server's environment and run user code).
@@ -72,15 +73,13 @@ def register(app: typer.Typer) -> None:
         app = create_app(settings, workspace=state.workspace, bootstrap_token=bootstrap)
         port = settings.serving.port if port is None else port
         if not _is_loopback(host):
-            typer.secho(
-                f"WARNING: listening on {host}: other machines can reach this server. Put TLS in front of it "
+            notices.warn(
+                f"listening on {host}: other machines can reach this server. Put TLS in front of it "
                 "(a reverse proxy), since tokens travel in every request. It answers to the host names "
                 + ", ".join(allowed_hosts(settings.serving.allowed_hosts, host))
-                + "; add others with BATCHPOINT_SERVER_ALLOWED_HOSTS.",
-                err=True,
-                fg=typer.colors.YELLOW,
+                + "; add others with BATCHPOINT_SERVER_ALLOWED_HOSTS."
             )
-        typer.echo(f"batchpoint server: http://{host}:{port} (workspace {app.state.ctx.workspace.root})", err=True)
+        notices.note(f"batchpoint server: http://{host}:{port} (workspace {app.state.ctx.workspace.root})")
         uvicorn.run(
             app,
             host=host,

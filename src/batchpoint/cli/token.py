@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from batchpoint.cli import notices
 from batchpoint.cli.common import OutputOpt, QueryOpt, client
 from batchpoint.cli.output import OutputFormat, emit
 
@@ -41,7 +42,7 @@ def create(
         role, name=name, endpoint=endpoint, invoke_only=invoke_only, expires=expires, grants=grant or None
     )
     emit(created, output, query, columns=(*COLUMNS, "token"))
-    typer.echo("Store the token now: it is not shown again.", err=True)
+    notices.warn("Store the token now: it is not shown again.")
 
 
 @app.command("list")

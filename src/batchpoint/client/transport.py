@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import builtins
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -20,6 +21,12 @@ from batchpoint.errors import BatchpointError, InvalidInput
 M = TypeVar("M", bound=BaseModel)
 API = "/api/v1"
 _DOWNLOAD_LIMITS = archives.Limits(max_members=1_000_000, max_bytes=1 << 62)
+#: A warning of the server's for the caller (URL-quoted), e.g. a scoring script that does not compile.
+WARNING_HEADER = "X-Batchpoint-Warning"
+
+
+class ServerWarning(UserWarning):
+    """A warning the server passed on with its answer; the CLI prints it as its own."""
 
 
 def q(value: str) -> str:
@@ -58,6 +65,8 @@ class Transport:
         if response.status_code >= 400:
             raise self.explain(self._error(response))
         self.server_paths.clear()
+        if WARNING_HEADER in response.headers:
+            warnings.warn(unquote(response.headers[WARNING_HEADER]), ServerWarning, stacklevel=3)
         return response
 
     def _error(self, response: httpx.Response) -> BatchpointError:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from batchpoint.common import yamlio
-from batchpoint.endpoints import records
+from batchpoint.endpoints import records, script_check
 from batchpoint.endpoints.model_deployment import ModelDeploymentBuilder
 from batchpoint.endpoints.pipeline import PipelineDeploymentBuilder
 from batchpoint.endpoints.schemas import BatchDeployment
@@ -37,12 +37,11 @@ NO_ROUTE = (
 )
 
 
-def _duplicate(name: str, endpoint: str) -> Conflict:
+def _created_meanwhile(name: str, endpoint: str) -> Conflict:
     return Conflict(
-        f"deployment '{name}' already exists in batch endpoint '{endpoint}'",
+        f"deployment '{name}' of batch endpoint '{endpoint}' was created by another call at the same time",
         field="name",
-        hint=f"change it with 'batchpoint batch-deployment update -n {name} -e {endpoint} -f FILE', "
-        "or pick another name",
+        hint="run the command again: it then updates that deployment",
     )
 
 
@@ -90,27 +89,39 @@ class BatchDeploymentService:
         file: str | None = None,
         set_default: bool = False,
     ) -> BatchDeployment:
-        """Validate, pin and snapshot ``spec``, then insert it (``Conflict`` if the name is taken)."""
+        """Validate, pin and snapshot ``spec``, then store it: a new deployment, or the one of that name replaced.
+
+        As ``az ml batch-deployment create`` (a create-or-update in the Azure CLI): a deployment that
+        exists is updated from ``spec`` as ``update`` with a file does (code snapshotted again; its
+        type cannot change).
+        """
         with self.ctx.db.read() as s:
             endpoint = records.endpoint_row(s, spec.endpoint_name, field="endpoint_name", file=file)
-            if records.find_deployment(s, endpoint, spec.name) is not None:
-                raise _duplicate(spec.name, spec.endpoint_name)
-        built = self._build(spec, base_dir=base_dir, file=file)
+            existing = records.find_deployment(s, endpoint, spec.name)
+            current = records.to_deployment(existing, endpoint) if existing is not None else None
+        if current is not None:
+            self._refuse_type_change(current, spec, file)
+        built = self._build(spec, base_dir=base_dir, file=file, previous=current)
         try:
             with self.ctx.db.session() as s:
                 endpoint = records.endpoint_row(s, spec.endpoint_name, field="endpoint_name", file=file)
-                if records.find_deployment(s, endpoint, spec.name) is not None:
-                    raise _duplicate(spec.name, spec.endpoint_name)
-                row = BatchDeploymentRow(endpoint_id=endpoint.id, name=spec.name)
-                self._fill(row, built)
-                s.add(row)
+                row = records.find_deployment(s, endpoint, spec.name)
+                if row is None:
+                    row = BatchDeploymentRow(endpoint_id=endpoint.id, name=spec.name)
+                    self._fill(row, built)
+                    s.add(row)
+                else:
+                    self._fill(row, built)
+                    row.updated_at = now()
                 if set_default:
                     endpoint.default_deployment = spec.name
                 endpoint.updated_at = now()
                 s.flush()
-                return records.to_deployment(row, endpoint)
+                created = records.to_deployment(row, endpoint)
         except IntegrityError:  # a concurrent create of the same name won
-            raise _duplicate(spec.name, spec.endpoint_name) from None
+            raise _created_meanwhile(spec.name, spec.endpoint_name) from None
+        script_check.warn_if_broken(self.ctx.artifacts, created)
+        return created
 
     def create_from_file(
         self,
@@ -151,13 +162,7 @@ class BatchDeploymentService:
         if data is None:
             data = editable(current)
         spec = self._spec(data, name=name, endpoint_name=endpoint_name, overrides=overrides, file=file)
-        if spec.type != current.type:
-            raise InvalidInput(
-                f"deployment '{name}' is a {current.type} deployment and cannot become a {spec.type} deployment",
-                field="type",
-                file=file,
-                hint="delete it and create it again, or create a new deployment",
-            )
+        self._refuse_type_change(current, spec, file)
         built = self._build(spec, base_dir=base_dir, file=file, previous=current)
         with self.ctx.db.session() as s:
             endpoint = records.endpoint_row(s, endpoint_name, field="endpoint_name")
@@ -168,7 +173,9 @@ class BatchDeploymentService:
                 endpoint.default_deployment = name
                 endpoint.updated_at = now()
             s.flush()
-            return records.to_deployment(row, endpoint)
+            updated = records.to_deployment(row, endpoint)
+        script_check.warn_if_broken(self.ctx.artifacts, updated)
+        return updated
 
     # -- read ----------------------------------------------------------------------------------------
     def get(self, name: str, endpoint_name: str) -> BatchDeployment:
@@ -226,6 +233,17 @@ class BatchDeploymentService:
             endpoint.updated_at = now()
 
     # -- helpers -------------------------------------------------------------------------------------
+    @staticmethod
+    def _refuse_type_change(current: BatchDeployment, spec: DeploymentSpec, file: str | None) -> None:
+        if spec.type != current.type:
+            raise InvalidInput(
+                f"deployment '{current.name}' is a {current.type} deployment and cannot become a {spec.type} "
+                "deployment",
+                field="type",
+                file=file,
+                hint="delete it and create it again, or create a new deployment",
+            )
+
     @staticmethod
     def _source(path: Path | None) -> tuple[dict[str, Any] | None, str | None, Path]:
         """(file contents, file name, folder its paths are relative to); no file: paths are relative to cwd."""

@@ -22,11 +22,11 @@ if TYPE_CHECKING:
     from batchpoint.services import Services
 
 
-def _conflict(name: str) -> Conflict:
+def _created_meanwhile(name: str) -> Conflict:
     return Conflict(
-        f"batch endpoint '{name}' already exists",
+        f"batch endpoint '{name}' was created by another call at the same time",
         field="name",
-        hint=f"change it with 'batchpoint batch-endpoint update -n {name}', or pick another name",
+        hint="run the command again: it then updates that endpoint",
     )
 
 
@@ -37,20 +37,28 @@ class BatchEndpointService:
         self.ctx = ctx
 
     # -- create --------------------------------------------------------------------------------------
-    def create(self, spec: BatchEndpointSpec) -> BatchEndpoint:
-        """Register a new endpoint; ``Conflict`` if the name is taken."""
-        if spec.defaults.deployment_name:
-            # NOTE: a new endpoint has no deployments yet; Azure sets the default after the first one.
-            raise NotFound(
-                f"deployment '{spec.defaults.deployment_name}' does not exist: a new endpoint has no deployments",
-                field="defaults.deployment_name",
-                hint="create the endpoint first, then its deployment with 'batchpoint batch-deployment create "
-                "--set-default'",
-            )
+    def create(self, spec: BatchEndpointSpec, *, file: str | None = None) -> BatchEndpoint:
+        """Register a new endpoint, or update the one of that name from ``spec``.
+
+        As ``az ml batch-endpoint create`` (``begin_create_or_update`` in the Azure CLI): running the
+        same create again changes description, tags and auth mode; its deployments stay, and so does
+        its default deployment unless ``spec`` names one (which must be one of its deployments).
+        """
         try:
             with self.ctx.db.session() as s:
-                if records.find_endpoint(s, spec.name) is not None:
-                    raise _conflict(spec.name)
+                existing = records.find_endpoint(s, spec.name)
+                if existing is not None:
+                    return self._replace(s, existing, spec, file)
+                if spec.defaults.deployment_name:
+                    # NOTE: a new endpoint has no deployments yet; Azure sets the default after the first one.
+                    raise NotFound(
+                        f"deployment '{spec.defaults.deployment_name}' does not exist: a new endpoint has no "
+                        "deployments",
+                        field="defaults.deployment_name",
+                        file=file,
+                        hint="create the endpoint first, then its deployment with 'batchpoint batch-deployment "
+                        "create --set-default'",
+                    )
                 row = BatchEndpointRow(
                     name=spec.name,
                     description=spec.description,
@@ -62,7 +70,23 @@ class BatchEndpointService:
                 s.flush()
                 return records.to_endpoint(row, [])
         except IntegrityError:  # a concurrent create won the race for the name
-            raise _conflict(spec.name) from None
+            raise _created_meanwhile(spec.name) from None
+
+    def _replace(self, s: Session, row: BatchEndpointRow, spec: BatchEndpointSpec, file: str | None) -> BatchEndpoint:
+        """``create`` of an endpoint that exists: its fields from ``spec``, the default kept unless ``spec`` names one."""
+        if spec.defaults.deployment_name:
+            self._set_default(s, row, spec.defaults.deployment_name, file)
+        return self._store(s, row, spec)
+
+    @staticmethod
+    def _store(s: Session, row: BatchEndpointRow, spec: BatchEndpointSpec) -> BatchEndpoint:
+        """Write the endpoint's own fields from ``spec`` (the default is set by the caller)."""
+        row.description = spec.description
+        row.tags = dict(spec.tags)
+        row.auth_mode = spec.auth_mode
+        row.updated_at = now()
+        s.flush()
+        return records.to_endpoint(row, [d.name for d in records.deployment_rows(s, row)])
 
     def create_from_file(
         self,
@@ -79,7 +103,7 @@ class BatchEndpointService:
         ov.apply(data, overrides or [])
         if name is not None:
             data["name"] = name
-        return self.create(parse_endpoint(data, file=file))
+        return self.create(parse_endpoint(data, file=file), file=file)
 
     # -- read ----------------------------------------------------------------------------------------
     def get(self, name: str) -> BatchEndpoint:
@@ -121,12 +145,7 @@ class BatchEndpointService:
             data["name"] = name
             spec = parse_endpoint(data, file=file)
             self._set_default(s, row, spec.defaults.deployment_name, file)
-            row.description = spec.description
-            row.tags = dict(spec.tags)
-            row.auth_mode = spec.auth_mode
-            row.updated_at = now()
-            s.flush()
-            return records.to_endpoint(row, [d.name for d in records.deployment_rows(s, row)])
+            return self._store(s, row, spec)
 
     @staticmethod
     def _editable(row: BatchEndpointRow) -> dict[str, Any]:

@@ -38,6 +38,9 @@ class InitFailed(BaseModel):
     t: Literal["init_failed"]
     pid: int
     error: ErrorInfo
+    phase: Literal["load", "init"] = "init"
+    """``load``: the script could not be loaded at all (it does not compile, an import failed, it has no
+    ``run``), which no new worker can change; ``init``: ``init()`` (or the script's top-level code) raised."""
 
 
 class Heartbeat(BaseModel):

@@ -36,7 +36,7 @@ log = logging.getLogger("batchpoint.driver")
 CONNECT_ATTEMPTS = 3
 CONNECT_BACKOFF_SECONDS = 2.0
 
-INSTALL_HINT = "pip install 'batchpoint[ray]'"
+INSTALL_HINT = "pip install -e '.[ray]' in the batchpoint checkout"
 TOKEN_AUTH_SINCE = (2, 52)
 # Ray reads these at import time: with the first one false, a Linux node takes 127.0.0.1 as its
 # address (as on macOS and Windows) and its servers listen on loopback only.
@@ -103,7 +103,7 @@ class RayConnection:
         if self.private and _version(ray.__version__) < TOKEN_AUTH_SINCE:
             raise MissingExtra(
                 f"a private Ray (address local) needs Ray {'.'.join(map(str, TOKEN_AUTH_SINCE))} or later for token "
-                f"authentication; Ray {ray.__version__} is installed: pip install -U 'batchpoint[ray]'"
+                f"authentication; Ray {ray.__version__} is installed: pip install -U -e '.[ray]' in the batchpoint checkout"
             )
         if ray.is_initialized():
             ray.shutdown()

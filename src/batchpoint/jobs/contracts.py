@@ -33,5 +33,11 @@ class JobContract(Protocol):
     def resume(self, name: str) -> Job: ...
     def read_log(self, name: str, file: str | None = None) -> str: ...
     def download(
-        self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False
+        self,
+        name: str,
+        *,
+        output_name: str | None = "score",
+        download_path: str | Path = ".",
+        all: bool = False,
+        partial: bool = False,
     ) -> Path: ...

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from batchpoint.common.redact import redact
+
 README = __doc__ or ""
 ATTEMPT_COLUMNS = ["mini_batch", "attempt", "worker", "elapsed_seconds", "result", "items", "failed_items", "message"]
 
@@ -82,6 +84,19 @@ class JobLogs:
     def user_error(self, worker: str, what: str, error: dict[str, Any]) -> None:
         with open(self.dir / "user" / "error" / f"{worker}.txt", "a") as fh:
             fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {what}\n{error.get('traceback') or error}\n")
+
+    def stderr_tail(self, worker: str, lines: int = 5, width: int = 300) -> list[str]:
+        """The last non-empty lines a worker wrote to stderr (each cut to ``width``, secrets masked)."""
+        path = self.dir / "user" / "stderr" / f"{worker}.stderr.txt"
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - 8192))
+                data = fh.read()
+        except OSError:
+            return []
+        found = [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+        return [redact(line)[:width] for line in found[-lines:]]
 
     def progress(self, line: str) -> None:
         self._progress_fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")

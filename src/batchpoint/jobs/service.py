@@ -13,12 +13,12 @@ from sqlalchemy import select
 from batchpoint.common import names
 from batchpoint.common.paths import within
 from batchpoint.errors import Conflict, InvalidInput, NotFound
+from batchpoint.jobs import downloads, lifecycle, outputs_manifest
 from batchpoint.jobs import invoke as inv
-from batchpoint.jobs import lifecycle, outputs_manifest
-from batchpoint.jobs.schemas import Job, JobState, RunSpec
+from batchpoint.jobs.schemas import Job, JobOutput, JobState, RunSpec
 from batchpoint.jobs.views import to_job
 from batchpoint.registry.schemas import Model
-from batchpoint.store.tables import JobRow
+from batchpoint.store.tables import JobRow, MiniBatchRow
 
 if TYPE_CHECKING:
     from batchpoint.services import Services
@@ -255,27 +255,74 @@ class JobService:
         return path.read_text(errors="replace")
 
     def download(
-        self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False
+        self,
+        name: str,
+        *,
+        output_name: str | None = "score",
+        download_path: str | Path = ".",
+        all: bool = False,
+        partial: bool = False,
     ) -> Path:
-        """Copy a job's output (and with ``all`` its logs) to ``download_path/named-outputs/<name>``.
+        """Copy a completed job's output (and with ``all`` its logs) to ``download_path/named-outputs/<name>``.
 
-        Only the files the job wrote are copied (see ``jobs/outputs_manifest.py``).
+        Only the files the job wrote are copied (see ``jobs/outputs_manifest.py``). A job that has not
+        completed has no output: refused with a ``Conflict`` naming its state, unless ``partial`` (the
+        mini-batches committed so far, into ``download_path/partial-outputs/<name>``) or ``all`` (its
+        logs) asks for what there is (``jobs/downloads.py``).
         """
         job = self.get(name)
+        todo = downloads.plan(job, output_name=output_name, all=all, partial=partial)
         dest = Path(download_path).expanduser().resolve()
-        names_to_copy = list(job.outputs) if all or output_name is None else [output_name]
-        for out_name in names_to_copy:
-            if out_name not in job.outputs:
-                raise NotFound(f"job '{name}' has no output named '{out_name}' (outputs: {', '.join(job.outputs)})")
+        job_dir = self.ctx.layout.job_dir(name)
+        for out_name in todo.outputs:
             output = job.outputs[out_name]
-            job_dir = self.ctx.layout.job_dir(name)
+            if todo.kind == "partial":
+                self.partial_output(name, output, dest / downloads.PARTIAL_DIR / out_name)
+                continue
             for rel, src in outputs_manifest.job_files(job_dir, output, job.status is JobState.completed):
                 target = dest / "named-outputs" / out_name / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, target)
-        if all:
-            shutil.copytree(self.ctx.layout.job_dir(name) / "logs", dest / "artifacts" / "logs", dirs_exist_ok=True)
+        if todo.kind == "partial":
+            downloads.write_readme(dest, job, todo.outputs)
+        if todo.logs:
+            logs = job_dir / "logs"
+            if logs.is_dir():
+                shutil.copytree(logs, dest / "artifacts" / "logs", dirs_exist_ok=True)
+            else:
+                (dest / "artifacts" / "logs").mkdir(parents=True, exist_ok=True)
         return dest
+
+    def partial_output(self, name: str, output: JobOutput, folder: Path) -> Path | None:
+        """Merge the part files of the job's committed mini-batches into ``folder/<output file>``; the file, or None.
+
+        A part is taken only from the job's own ``parts`` folder and only as a regular file of the
+        committed size (``batch/merge.py`` opens it without following links); None when the output
+        has no append_row file (``summary_only``) or nothing is committed yet (the folder is made).
+        """
+        folder.mkdir(parents=True, exist_ok=True)
+        if not output.file:
+            return None
+        parts_dir = (self.ctx.layout.job_dir(name) / "parts").resolve()
+        with self.ctx.db.read() as s:
+            job_id = self._row(s, name).id
+            rows = s.execute(
+                select(MiniBatchRow.idx, MiniBatchRow.part, MiniBatchRow.part_size)
+                .where(MiniBatchRow.job_id == job_id, MiniBatchRow.state == "done", MiniBatchRow.part.is_not(None))
+                .order_by(MiniBatchRow.idx)
+            ).all()
+        from batchpoint.batch import merge
+
+        parts = [
+            (int(idx), str(part), size) for idx, part, size in rows if Path(str(part)).parent.resolve() == parts_dir
+        ]
+        bad = set(merge.check_parts(parts))  # a part lost or still being replaced: left out
+        good = [part for idx, part, _ in parts if idx not in bad]
+        if not good:
+            return None
+        target = folder / Path(output.file).name
+        downloads.merge_parts(good, target)
+        return target
 
     def spec(self, name: str) -> RunSpec:
         with self.ctx.db.read() as s:

@@ -191,5 +191,29 @@ class VersionedService(Generic[RowT, SchemaT]):
         refuse_in_use(label, self._users(s, name, versions), action)
 
     def list(self, name: str | None = None, *, include_archived: bool = False) -> list[SchemaT]:
+        """Every version of ``name``; without a name, the latest version of each name, by name.
+
+        As ``az ml model list`` (and ``data list``, ``environment list``): without ``--name`` the
+        Azure SDK lists the assets' containers, one per name with its latest version; with a name,
+        that name's versions. Archived versions count only with ``include_archived``, and then an
+        archived version is the latest of its name only when every version of the name is archived.
+        """
         with self.ctx.db.read() as s:
-            return [self._to_schema(r) for r in self.rows.all(s, name, include_archived=include_archived)]
+            rows = self.rows.all(s, name, include_archived=include_archived)
+            if name is None:
+                rows = latest_per_name(rows)
+            return [self._to_schema(r) for r in rows]
+
+
+def latest_per_name(rows: Sequence[RowT]) -> list[RowT]:
+    """The latest row of each name (a non-archived one when the name has one), in the order of names."""
+    by_name: dict[str, list[RowT]] = {}
+    for row in rows:
+        by_name.setdefault(row.name, []).append(row)
+    latest = []
+    for versions in by_name.values():
+        active = [r for r in versions if not r.archived]
+        newest = latest_of(active or versions)
+        if newest is not None:
+            latest.append(newest)
+    return sorted(latest, key=lambda r: r.name)

@@ -60,6 +60,20 @@ def count_results(result: Any) -> int:
         return 1
 
 
+def without_length(result: Any) -> str | None:
+    """The type name of what ``run`` returned when it is no collection of results (None, a number, an
+    object), else None: such a value cannot say which inputs were scored, so none of them counts."""
+    if result is None:
+        return "None"
+    if hasattr(result, "shape"):  # DataFrame, ndarray
+        return None
+    try:
+        len(result)
+    except TypeError:
+        return type(result).__name__
+    return None
+
+
 def materialise(result: Any) -> Any:
     """Generators (a ``run`` that yields) are drained into a list."""
     if result is None or isinstance(result, list | tuple | dict | str | bytes):

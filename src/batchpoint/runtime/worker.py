@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from batchpoint.runtime import formatting
 from batchpoint.runtime.channel import Channel
-from batchpoint.runtime.loader import load_scorer
+from batchpoint.runtime.loader import describe_load_failure, load_scorer
 from batchpoint.runtime.results import PartialResult
 
 
@@ -62,6 +62,12 @@ def script_argv(config: dict[str, Any]) -> list[str]:
     return [script, "--logging_level", level, *config.get("program_arguments", [])]
 
 
+def invalid_result(files: list[str], kind: str) -> list[dict[str, Any]]:
+    """One error record per input file, for a ``run`` that returned no collection of results."""
+    text = f"run() returned {kind}; return one result per input (a list or a DataFrame)"
+    return [{"file": f, "exception": "InvalidResult", "message": text, "traceback": ""} for f in files]
+
+
 class Sender(Protocol):
     """Where a worker's replies go: the socket channel here, a Ray actor's return value there."""
 
@@ -83,14 +89,26 @@ class Worker:
     def start(self) -> bool:
         try:
             self.module = load_scorer(self.config)
+        except BaseException as exc:
+            words = describe_load_failure(exc, self.config)
+            if words is None:  # the script's own top-level code raised: as if init() had
+                self._init_failed(describe_exception(exc), "init")
+            else:
+                self._init_failed({**describe_exception(exc), "message": words}, "load")
+            return False
+        try:
             init = getattr(self.module, "init", None)
             if callable(init):
                 init()
         except BaseException as exc:
-            self.channel.send({"t": "init_failed", "pid": os.getpid(), "error": describe_exception(exc)})
+            self._init_failed(describe_exception(exc), "init")
             return False
         self.channel.send({"t": "ready", "pid": os.getpid()})
         return True
+
+    def _init_failed(self, error: dict[str, str], phase: str) -> None:
+        """``phase`` "load": the script cannot be loaded at all (the driver fails the job at once)."""
+        self.channel.send({"t": "init_failed", "pid": os.getpid(), "error": error, "phase": phase})
 
     def handle(self, task: dict[str, Any]) -> None:
         assert self.module is not None
@@ -103,6 +121,8 @@ class Worker:
             if isinstance(result, PartialResult):
                 failed, result = result.failed, result.rows
                 returned = len(files) - len(failed)
+            elif (kind := formatting.without_length(result)) is not None:
+                failed, result, returned = invalid_result(files, kind), None, 0
             else:
                 returned = formatting.count_results(result)
             part_size = None

@@ -112,6 +112,8 @@ CLASSIFIED: dict[tuple[str, str], dict[str, str]] = {
         "query:experiment_name": INERT, "query:parent_job_name": INERT, "query:type": INERT,
     },
     ("GET", "/api/v1/jobs/{name}/logs"): {"query:file": "path"},
+    # partial: the same job's committed part files (in its own parts/ folder, links refused) instead of its output.
+    ("GET", "/api/v1/jobs/{name}/outputs/{output_name}"): {"query:partial": INERT},
 }  # fmt: skip
 for _params in CLASSIFIED.values():
     _params.update({k: INERT for k in _SPEC_INERT if k not in _params})

@@ -193,5 +193,5 @@ def test_a_missing_mlflow_says_which_extra_to_install(monkeypatch: pytest.Monkey
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_mlflow)
-    with pytest.raises(ImportError, match=r"pip install 'batchpoint\[mlflow\]'"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[mlflow\]'"):
         mlflow_scorer.init()

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("mlflow", reason="the mlflow extra is not installed (pip install 'batchpoint[mlflow]')")
+pytest.importorskip("mlflow", reason="the mlflow extra is not installed (pip install -e '.[mlflow]')")
 pytest.importorskip("skops", reason="skops is not installed: it comes with the mlflow extra")
 pytestmark = [
     pytest.mark.timeout(600),

@@ -164,9 +164,7 @@ def ray_cluster() -> Iterator[RayCluster]:
         mp.setenv("RAY_AUTH_MODE", "token")
         mp.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
         mp.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
-        ray = pytest.importorskip(
-            "ray", reason="the Ray executor tests need the ray extra: pip install 'batchpoint[ray]'"
-        )
+        ray = pytest.importorskip("ray", reason="the Ray executor tests need the ray extra: pip install -e '.[ray]'")
         from ray.cluster_utils import Cluster
 
         # In case Ray was imported before the settings above.

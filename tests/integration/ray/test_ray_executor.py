@@ -158,7 +158,7 @@ def test_worker_resources_no_node_can_hold_fail_the_job_plainly(ray_jobs: Execut
 @pytest.mark.ray
 def test_local_address_starts_a_private_loopback_ray_with_token_auth(tmp_path: Path, engine_env: None) -> None:
     """``--address local``: a Ray of the job's own, every port on loopback, the dashboard behind a token, gone after."""
-    pytest.importorskip("ray", reason="needs the ray extra: pip install 'batchpoint[ray]'")
+    pytest.importorskip("ray", reason="needs the ray extra: pip install -e '.[ray]'")
     env = make_env(tmp_path, "ray", address="local")
     try:
         expected = suite.write_inputs(env.root / "data", 60, rows=1)

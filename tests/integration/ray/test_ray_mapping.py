@@ -20,7 +20,7 @@ def test_without_ray_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(MissingExtra) as missing:
         ray_cluster.import_ray()
-    assert "pip install 'batchpoint[ray]'" in str(missing.value)
+    assert "pip install -e '.[ray]' in the batchpoint checkout" in str(missing.value)
     assert missing.value.exit_code == 2
 
 
@@ -79,6 +79,6 @@ def test_job_on_a_ray_compute_without_ray_fails_naming_the_extra(
         env.deploy()
         final = env.wait(env.client.batch_endpoints.invoke("jobs-ep", input=str(env.root / "data")))
         assert final.status == "Failed"
-        assert "pip install 'batchpoint[ray]'" in (final.failure_reason or "")
+        assert "pip install -e '.[ray]' in the batchpoint checkout" in (final.failure_reason or "")
     finally:
         cleanup(env)

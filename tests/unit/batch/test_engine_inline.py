@@ -134,7 +134,7 @@ def test_every_item_is_scored_and_merged_in_input_order(world: World) -> None:
     assert job.progress.mini_batches.model_dump() == {"total": 4, "done": 4, "failed": 0, "pending": 0}
     assert (job.progress.items.succeeded, job.progress.items.failed, job.progress.retries) == (7, 0, 0)
     assert sorted(r["result"] for r in world.attempts(job)) == ["ok"] * 4
-    pids = [p.read_text() for p in (world.client.workspace_path / "jobs" / job.name / "code").glob("*/pids.txt")]
+    pids = [p.read_text() for p in (world.client.workspace_path / "jobs" / job.name / "code").glob("pids.txt")]
     assert pids == [f"{os.getpid()}\n" * 2], "two workers, both in this process"
 
 

@@ -142,10 +142,14 @@ def test_missing_model_reference_and_missing_endpoint(services: Services, azure:
     assert _rows(services, BatchDeploymentRow) == []
 
 
-def test_duplicate_deployment_is_a_conflict(services: Services, azure: Path, mnist: str) -> None:
-    services.batch_deployments.create_from_file(azure / TORCH)
-    with pytest.raises(Conflict, match="already exists"):
-        services.batch_deployments.create_from_file(azure / TORCH)
+def test_create_of_an_existing_deployment_updates_it(services: Services, azure: Path, mnist: str) -> None:
+    # As az ml batch-deployment create (a create-or-update): the same name again replaces the deployment.
+    first = services.batch_deployments.create_from_file(azure / TORCH)
+    again = services.batch_deployments.create_from_file(
+        azure / TORCH, overrides=[("settings.mini_batch_size", 3)], set_default=True
+    )
+    assert again.settings is not None and again.settings.mini_batch_size == 3 and again.is_default
+    assert again.created_at == first.created_at and again.updated_at is not None
     assert len(_rows(services, BatchDeploymentRow)) == 1
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from batchpoint.errors import Conflict, InvalidInput, NotFound
+from batchpoint.errors import InvalidInput, NotFound
 from batchpoint.services import Services
 from batchpoint.store.tables import BatchDeploymentRow, BatchEndpointRow
 
@@ -35,10 +35,21 @@ def test_name_flag_wins_and_a_name_alone_is_enough(services: Services, azure: Pa
     assert services.batch_endpoints.get("bare-endpoint").description == "d"
 
 
-def test_duplicate_and_bad_names_are_refused(services: Services) -> None:
-    services.batch_endpoints.create_from_file(None, name="ep-one")
-    with pytest.raises(Conflict, match="already exists"):
-        services.batch_endpoints.create_from_file(None, name="ep-one")
+def test_create_of_an_existing_endpoint_updates_it_and_bad_names_are_refused(
+    services: Services, azure: Path, cluster: str
+) -> None:
+    # As az ml batch-endpoint create (a create-or-update): running it again changes the endpoint.
+    services.batch_endpoints.create_from_file(azure / "mnist-classifier/endpoint.yml")
+    _deploy(services, azure, set_default=True)
+    again = services.batch_endpoints.create_from_file(None, name="mnist-batch", overrides=[("description", "two")])
+    assert again.description == "two"
+    assert again.deployments == ["mnist-torch-dpl"] and again.default_deployment == "mnist-torch-dpl"  # kept
+    assert [e.name for e in services.batch_endpoints.list()] == ["mnist-batch"]
+    with pytest.raises(NotFound) as missing:  # a default named again must be one of its deployments
+        services.batch_endpoints.create_from_file(
+            None, name="mnist-batch", overrides=[("defaults.deployment_name", "x")]
+        )
+    assert missing.value.field == "defaults.deployment_name"
     with pytest.raises(InvalidInput) as info:
         services.batch_endpoints.create_from_file(None, name="x" * 40)
     assert info.value.field == "name"

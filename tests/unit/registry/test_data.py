@@ -39,7 +39,9 @@ def test_data_yaml_paths_and_types(services: Services, tmp_path: Path, monkeypat
             services.data.create_from_file(spec, overrides=overrides)
         assert (info.value.field, info.value.file) == (field, str(spec)), overrides
         assert text in info.value.message or text == "literal_error"
-    assert len(services.data.list()) == 2
+    # Both versions were kept; the list without a name shows each asset's latest (as az ml data list).
+    assert [d.version for d in services.data.list("heart-dataset-unlabeled")] == ["1", "2"]
+    assert [(d.name, d.version) for d in services.data.list()] == [("heart-dataset-unlabeled", "2")]
     with pytest.raises(NotFound, match="input"):
         services.data.resolve("azureml:nope:1")
 

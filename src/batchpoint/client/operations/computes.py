@@ -31,11 +31,16 @@ class ComputeOperations:
         tags: dict[str, str] | None = None,
         file: str | Path | None = None,
         overrides: list[tuple[str, Any]] | None = None,
+        size: str | None = None,
     ) -> Compute:
-        """Register a compute from arguments, or from a compute YAML (``file``) they override."""
+        """Register a compute from arguments, or from a compute YAML (``file``) they override.
+
+        ``size`` (an Azure VM size) is accepted, as the YAML's ``size`` is, and ignored.
+        """
         fields = {
             "name": name,
             "type": type,
+            "size": size,
             "min_instances": min_instances,
             "max_instances": max_instances,
             "address": address,

@@ -89,6 +89,20 @@ class JobOperations:
         return self._services.jobs.read_log(name, file)
 
     def download(
-        self, name: str, *, output_name: str | None = "score", download_path: str | Path = ".", all: bool = False
+        self,
+        name: str,
+        *,
+        output_name: str | None = "score",
+        download_path: str | Path = ".",
+        all: bool = False,
+        partial: bool = False,
     ) -> Path:
-        return self._services.jobs.download(name, output_name=output_name, download_path=download_path, all=all)
+        """Download a completed job's output to ``download_path/named-outputs/<output name>/`` (``all``: every
+        output and the logs, under ``artifacts/logs/``); returns ``download_path``.
+
+        A job that has not completed has no output: ``Conflict`` (its state in words), unless ``partial``
+        (the mini-batches committed so far, into ``partial-outputs/``, with a README) or ``all`` (its logs).
+        """
+        return self._services.jobs.download(
+            name, output_name=output_name, download_path=download_path, all=all, partial=partial
+        )

@@ -35,6 +35,7 @@ class VersionedOperations(Generic[T]):
         return self._service.resolve(ref)
 
     def list(self, name: str | None = None, *, include_archived: bool = False) -> builtins.list[T]:
+        """The versions of ``name``, or without a name the latest version of each asset (as Azure ML lists)."""
         return self._service.list(name, include_archived=include_archived)
 
     def archive(self, name: str, version: str | None = None) -> T:

@@ -7,10 +7,13 @@ The spec is the ``deployment.yml`` mapping; its model, code and component paths 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from batchpoint.client.transport import WARNING_HEADER
 from batchpoint.common.specpaths import override_names_path
+from batchpoint.endpoints import script_check
 from batchpoint.endpoints.schemas import BatchDeployment
 from batchpoint.endpoints.specs import DeploymentSpec, parse_deployment
 from batchpoint.errors import InvalidInput
@@ -58,12 +61,24 @@ def list_deployments(endpoint_name: EndpointName, svc: Svc, who: Reader) -> Any:
 
 
 @router.post("", response_model=BatchDeployment, status_code=201)
-def create_deployment(endpoint_name: EndpointName, body: DeploymentCreate, svc: Svc, paths: Paths, who: Writer) -> Any:
+def create_deployment(
+    endpoint_name: EndpointName, body: DeploymentCreate, svc: Svc, paths: Paths, who: Writer, response: Response
+) -> Any:
     """Create a deployment: references pinned, code snapshotted, inline model and environment registered."""
     data = paths.deployment_spec(_same_endpoint(body.spec, endpoint_name))
     created = svc.batch_deployments.create(parse_deployment(data), base_dir=None, set_default=body.set_default)
     paths.discard_consumed()
+    _pass_on_script_warning(svc, created, response)
     return present(who, created)
+
+
+def _pass_on_script_warning(svc: Any, deployment: BatchDeployment, response: Response) -> None:
+    """The client warns as an embedded create would, when the scoring script does not compile (a header)."""
+    if deployment.code_configuration is None:
+        return
+    message = script_check.problem(svc.artifacts, deployment.code_configuration)
+    if message is not None:
+        response.headers[WARNING_HEADER] = quote(message)
 
 
 @router.get("/{name}", response_model=BatchDeployment)
@@ -73,7 +88,13 @@ def get_deployment(endpoint_name: EndpointName, name: DeploymentName, svc: Svc, 
 
 @router.patch("/{name}", response_model=BatchDeployment)
 def update_deployment(
-    endpoint_name: EndpointName, name: DeploymentName, body: DeploymentUpdate, svc: Svc, paths: Paths, who: Writer
+    endpoint_name: EndpointName,
+    name: DeploymentName,
+    body: DeploymentUpdate,
+    svc: Svc,
+    paths: Paths,
+    who: Writer,
+    response: Response,
 ) -> Any:
     """Replace the deployment (``spec``, code snapshotted again) or change fields of the stored one (``overrides``)."""
     data = None if body.spec is None else paths.deployment_spec(_same_endpoint(body.spec, endpoint_name))
@@ -84,6 +105,7 @@ def update_deployment(
             name, endpoint_name, path=path, overrides=list(body.overrides), set_default=body.set_default
         )
     paths.discard_consumed()
+    _pass_on_script_warning(svc, updated, response)
     return present(who, updated)
 
 

@@ -12,8 +12,8 @@ from fastapi.responses import FileResponse, PlainTextResponse
 
 from batchpoint.artifacts import archives
 from batchpoint.errors import Forbidden, NotFound
-from batchpoint.jobs import outputs_manifest
-from batchpoint.jobs.schemas import Job, JobState
+from batchpoint.jobs import downloads, outputs_manifest
+from batchpoint.jobs.schemas import Job
 from batchpoint.server.deps import AssetName, Context, JobName, Svc, allow, present
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.tokens.auth import Action, Principal
@@ -106,29 +106,39 @@ def job_logs_archive(name: JobName, svc: Svc, who: JobReader, background: Backgr
 
 @router.get("/{name}/outputs/{output_name}", response_class=FileResponse, responses=_TARBALL)
 def job_output(
-    name: JobName, output_name: AssetName, svc: Svc, who: JobReader, background: BackgroundTasks
+    name: JobName,
+    output_name: AssetName,
+    svc: Svc,
+    who: JobReader,
+    background: BackgroundTasks,
+    partial: Annotated[
+        bool, Query(description="For a job that has not completed: the mini-batches committed so far.")
+    ] = False,
 ) -> FileResponse:
     """A named output (``score`` for model deployments) as a tar.gz: the files the job wrote, nothing else.
 
     The archive holds the regular files the job's driver found in its output folder when the job
-    completed (its manifest); before that it is empty.
+    completed (its manifest). A job that has not completed has no output (409, its state in words),
+    unless ``partial``: then the archive holds the rows of its committed mini-batches, merged in order.
     """
     job = visible_job(svc, who, name)
-    if output_name not in job.outputs:
-        raise NotFound(
-            f"job '{name}' has no output named '{output_name}' (outputs: {', '.join(job.outputs)})",
-            field="output_name",
-        )
+    todo = downloads.plan(job, output_name=output_name, partial=partial)
     output = job.outputs[output_name]
-    files = outputs_manifest.job_files(svc.layout.job_dir(name), output, job.status is JobState.completed)
     staging = _staging(svc, background)
     archive = staging / "archive.tar.gz"
-    root = Path(output.path)
+    if todo.kind == "partial":
+        merged = svc.jobs.partial_output(name, output, staging / "partial")
+        files = [] if merged is None else [(merged.name, merged)]
+        root = staging / "partial"
+    else:
+        files = outputs_manifest.job_files(svc.layout.job_dir(name), output, completed=True)
+        root = Path(output.path)
     with open(archive, "wb") as out:
         archives.pack_files(
             [(rel, path, False) for rel, path in files], out, lambda p: outputs_manifest.open_inside(root, p)
         )
-    return FileResponse(archive, media_type="application/gzip", filename=f"{name}-{output_name}.tar.gz")
+    filename = f"{name}-{output_name}{'-partial' if todo.kind == 'partial' else ''}.tar.gz"
+    return FileResponse(archive, media_type="application/gzip", filename=filename)
 
 
 def _staging(svc: Svc, background: BackgroundTasks) -> Path:
