@@ -113,8 +113,15 @@ def _popen(cwd: Path, *args: str, stdout: Path, stderr: Path) -> subprocess.Pope
         env.pop(key, None)
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         return subprocess.Popen(
-            [str(BIN / "batchpoint"), *args], cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True
-        )
+            [str(BIN / "batchpoint"), *args], cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True,
+            preexec_fn=_as_a_foreground_job,
+        )  # fmt: skip
+
+
+def _as_a_foreground_job() -> None:
+    """Ctrl-C as a terminal delivers it: a shell's background job (``make test &``) ignores SIGINT, and its
+    children inherit that; a terminal's foreground job does not."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _has_open(pid: int, name: str) -> bool:
