@@ -160,12 +160,12 @@ def check_published(record: dict[str, Any]) -> bool:
     size = info.st_size if stat.S_ISREG(info.st_mode) else -1
     if size == record["size"] and _sha256(target) == record["sha256"]:
         return True
-    return _mismatch(target, size, record)
+    raise _mismatch(target, size, record)
 
 
-def _mismatch(target: Path, size: int, record: dict[str, Any]) -> bool:
+def _mismatch(target: Path, size: int, record: dict[str, Any]) -> Conflict:
     what = f"{size} bytes" if size >= 0 else "not a regular file"
-    raise Conflict(
+    return Conflict(
         f"output file '{target}' is not what this job published: it has {what}, the job published "
         f"{record['size']} bytes (sha256 {record['sha256'][:12]}...); batchpoint never overwrites an output: "
         "move the file away and resume the job"

@@ -22,7 +22,6 @@ job that keeps its state; resuming it never moves the state backwards.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -265,8 +264,3 @@ def markdown_table() -> str:
         guard = t.guard + ("; fences the old driver" if t.fences else "")
         lines.append(f"| {t.action} | {', '.join(t.actors)} | {', '.join(moves + keeps)} | {target} | {guard} |")
     return "\n".join(lines)
-
-
-def decode(value: Any) -> Any:
-    """A JSON column as stored (text on SQLite via Core)."""
-    return json.loads(value) if isinstance(value, str) else value

@@ -40,14 +40,18 @@ def env_note(
     here = locate(None, start=start)
     if here is None:
         return None
-    in_use = locate(named)
-    if in_use == here:
+    shown = _in_use(named)
+    if shown == here:
         return None
-    shown = in_use or Path(named).expanduser().resolve()
     return (
         f"note: using the workspace {shown} from {ENV_VAR}, not {here} found in this folder; "
         f"unset {ENV_VAR} to use this one"
     )
+
+
+def _in_use(named: str) -> Path:
+    """The workspace ``BATCHPOINT_WORKSPACE`` names (the path as given, resolved, where there is none)."""
+    return locate(named) or Path(named).expanduser().resolve()
 
 
 def server_note(server: str, *, from_env: bool, start: Path | None = None) -> str | None:
@@ -69,10 +73,9 @@ def init_warning(root: Path, *, server: str | None = None, environ: Mapping[str,
     """
     named = _env(environ)
     if named is not None:
-        in_use = locate(named)
-        if in_use == root:
+        shown = _in_use(named)
+        if shown == root:
             return None
-        shown = in_use or Path(named).expanduser().resolve()
         return (
             f"{ENV_VAR} is set: commands use the workspace {shown}, not the one created here; "
             f"unset {ENV_VAR} to use {root}"
