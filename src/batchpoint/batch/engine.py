@@ -482,11 +482,13 @@ class JobRunner:
         values: dict[str, Any] = {"ended_at": time.time(), "heartbeat_at": time.time()}
         if self.acc.first_error is not None:
             values["error"] = _json(self.acc.first_error)
-        self.ledger.advance("complete", **values)
-        self._phase("completed")
+        # Parts and merge leftovers go before Completed is recorded: the published file no longer
+        # needs them, and whoever sees Completed sees a tidy job folder.
         shutil.rmtree(self.parts_dir, ignore_errors=True)
         if self.settings.output_action == "append_row":
             merge.remove_leftovers(Path(self.spec.output.path) / self.settings.output_file_name)
+        self.ledger.advance("complete", **values)
+        self._phase("completed")
         self.logs.progress(f"completed: {self._summary_words()}")
         return JobState.completed
 
