@@ -3,13 +3,15 @@
 ``batchpoint.services.Services`` (in process) and ``batchpoint.client.remote.RemoteServices`` (over
 HTTP) both satisfy it, and ``client/client.py`` holds either as a ``ServiceHub``, so mypy checks that
 the remote client keeps the embedded services' method names and signatures. Each domain's protocols
-live next to it: ``registry/contracts.py``, ``endpoints/contracts.py``, ``jobs/contracts.py``.
+live next to it: ``registry/contracts.py``, ``endpoints/contracts.py``, ``jobs/contracts.py``,
+``components/contracts.py``.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from batchpoint.components.contracts import ComponentContract
 from batchpoint.endpoints.contracts import BatchDeploymentContract, BatchEndpointContract
 from batchpoint.jobs.contracts import JobContract
 from batchpoint.registry.contracts import (
@@ -23,6 +25,7 @@ from batchpoint.registry.contracts import (
 __all__ = [
     "BatchDeploymentContract",
     "BatchEndpointContract",
+    "ComponentContract",
     "ComputeContract",
     "DataContract",
     "DatastoreContract",
@@ -52,4 +55,6 @@ class ServiceHub(Protocol):
     def batch_deployments(self) -> BatchDeploymentContract: ...
     @property
     def jobs(self) -> JobContract: ...
+    @property
+    def components(self) -> ComponentContract: ...
     def close(self) -> None: ...

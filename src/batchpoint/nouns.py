@@ -88,6 +88,12 @@ NOUNS: tuple[Noun, ...] = (
         "batchpoint.client.remote_endpoints:RemoteJobs", "batchpoint.server.routes.jobs",
         CliGroup("job", "batchpoint.cli.job", "Batch jobs: show, stream, logs, cancel, resume, download."),
     ),
+    Noun(
+        "components", "batchpoint.components.service:ComponentService",
+        "batchpoint.client.operations.components:ComponentOperations",
+        "batchpoint.client.remote_components:RemoteComponents", "batchpoint.server.routes.components",
+        CliGroup("component", "batchpoint.cli.component", "Register and manage command and pipeline components."),
+    ),
 )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from batchpoint.nouns import build
 from batchpoint.workspace import Workspace
 
 if TYPE_CHECKING:
+    from batchpoint.components.service import ComponentService
     from batchpoint.endpoints.service import BatchDeploymentService, BatchEndpointService
     from batchpoint.jobs.service import JobService
     from batchpoint.registry.computes import ComputeService
@@ -35,6 +36,7 @@ class Services:
     batch_endpoints: BatchEndpointService
     batch_deployments: BatchDeploymentService
     jobs: JobService
+    components: ComponentService
 
     def __init__(self, workspace: Workspace, *, actor: str | None = None) -> None:
         self.workspace = workspace

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from batchpoint import contracts
-from batchpoint.client import remote_endpoints, remote_registry
+from batchpoint.client import remote_components, remote_endpoints, remote_registry
 from batchpoint.client.remote import RemoteServices
+from batchpoint.components.service import ComponentService
 from batchpoint.endpoints.service import BatchDeploymentService, BatchEndpointService
 from batchpoint.jobs.service import JobService
 from batchpoint.registry.computes import ComputeService
@@ -43,6 +44,7 @@ SIDES = {
     contracts.BatchEndpointContract: (BatchEndpointService, remote_endpoints.RemoteBatchEndpoints),
     contracts.BatchDeploymentContract: (BatchDeploymentService, remote_endpoints.RemoteBatchDeployments),
     contracts.JobContract: (JobService, remote_endpoints.RemoteJobs),
+    contracts.ComponentContract: (ComponentService, remote_components.RemoteComponents),
 }
 
 
@@ -77,7 +79,7 @@ def test_both_sides_take_the_contracts_parameters(protocol: type) -> None:
 def test_the_hub_names_every_service() -> None:
     hub = {name for name, value in vars(contracts.ServiceHub).items() if isinstance(value, property)}
     assert hub == {"models", "environments", "data", "computes", "datastores", "batch_endpoints",
-                   "batch_deployments", "jobs"}  # fmt: skip
+                   "batch_deployments", "jobs", "components"}  # fmt: skip
     hints = typing.get_type_hints(contracts.ServiceHub.__dict__["jobs"].fget)
     assert hints["return"] is contracts.JobContract
     for name in hub:

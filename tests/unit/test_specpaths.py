@@ -22,6 +22,7 @@ from batchpoint.common.specpaths import (
     top_level_paths,
     walk_paths,
 )
+from batchpoint.components import specs as component_specs
 from batchpoint.endpoints import settings as endpoint_settings
 from batchpoint.endpoints import specs as endpoint_specs
 from batchpoint.endpoints.specs import (
@@ -37,7 +38,7 @@ from batchpoint.jobs.invoke import DATA_PLANE, OVERRIDABLE, InvokeRequest, names
 from batchpoint.registry import specs as registry_specs
 from batchpoint.registry.specs import DataSpec, EnvironmentSpec, ModelSpec
 
-SPEC_MODULES = (endpoint_specs, registry_specs, endpoint_settings, invoke_module)
+SPEC_MODULES = (endpoint_specs, registry_specs, endpoint_settings, invoke_module, component_specs)
 PATH_LIKE = re.compile(
     r"(^|_)(path|paths|code|file|files|script|folder|dir|directory|requirements|component|input)($|_)"
 )

@@ -59,6 +59,33 @@ def _interrupted(name: str) -> NoReturn:
     raise typer.Exit(130)
 
 
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Option(*FILE_FLAGS, help="The job's YAML (type: command).")],
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="Name of the job (default: the file's, else generated).")
+    ] = None,
+    set_: SetOpt = None,
+    stream_: Annotated[bool, typer.Option("--stream", "-s", help="Follow the job's output until it ends.")] = False,
+    web: Annotated[
+        bool, typer.Option("--web", help="Accepted for Azure CLI scripts; there is no studio to open.")
+    ] = False,
+    output: OutputOpt = OutputFormat.json,
+    query: QueryOpt = None,
+) -> None:
+    """Create a job from a YAML file and start it (a command job runs its command; see docs/command-jobs.md).
+
+    --set overrides fields of the file: --set inputs.lr=0.1 --set inputs.data.path=./other.
+    """
+    c = client(ctx)
+    job = c.jobs.create(file, name=name, set=set_)
+    emit(job, output, query, columns=JOB_COLUMNS)
+    if stream_:
+        sys.stdout.flush()
+        _follow(job.name, lambda: c.jobs.stream(job.name))
+
+
 @app.command("show")
 def show(ctx: typer.Context, name: NameOpt, output: OutputOpt = OutputFormat.json, query: QueryOpt = None) -> None:
     """Show a job: state in plain words, progress, first error, outputs."""
@@ -113,6 +140,9 @@ def _stream(ctx: typer.Context, name: str) -> Job:
     from batchpoint.jobs import quickview
 
     state(ctx).note_workspace()
+    shown = quickview.get_job(state(ctx).workspace, name)
+    if (shown or client(ctx).jobs.get(name)).type in ("command", "pipeline"):  # output or steps, not a progress bar
+        return client(ctx).jobs.stream(name)
     # Embedded on SQLite: follow the row over one read-only sqlite3 connection, without the services.
     follow = quickview.follower(state(ctx).workspace, missing=lambda job: client(ctx).jobs.get(job))
     if follow is None:
@@ -152,8 +182,11 @@ def download(
     ctx: typer.Context,
     name: NameOpt,
     output_name: Annotated[
-        str | None, typer.Option("--output-name", help="Which output to download (default: score).")
-    ] = "score",
+        str | None,
+        typer.Option(
+            "--output-name", help="Which output to download (default: every named output; score for batch jobs)."
+        ),
+    ] = None,
     download_path: Annotated[Path, typer.Option("--download-path", "-p", help="Folder to download into.")] = Path("."),
     all_: Annotated[
         bool, typer.Option("--all", help="Every output and the logs (only the logs of a job not completed).")

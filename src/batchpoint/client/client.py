@@ -25,6 +25,7 @@ from batchpoint.services import Services
 from batchpoint.workspace import Workspace
 
 if TYPE_CHECKING:
+    from batchpoint.client.operations.components import ComponentOperations
     from batchpoint.client.operations.computes import ComputeOperations
     from batchpoint.client.operations.data import DataOperations
     from batchpoint.client.operations.datastores import DatastoreOperations
@@ -48,6 +49,7 @@ class Client:
     batch_endpoints: BatchEndpointOperations
     batch_deployments: BatchDeploymentOperations
     jobs: JobOperations
+    components: ComponentOperations
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ from batchpoint.client.transport import API, Transport
 from batchpoint.nouns import NOUNS, load
 
 if TYPE_CHECKING:
+    from batchpoint.client.remote_components import RemoteComponents
     from batchpoint.client.remote_endpoints import RemoteBatchDeployments, RemoteBatchEndpoints, RemoteJobs
     from batchpoint.client.remote_registry import (
         RemoteComputes,
@@ -47,6 +48,7 @@ class RemoteServices:
     batch_endpoints: RemoteBatchEndpoints
     batch_deployments: RemoteBatchDeployments
     jobs: RemoteJobs
+    components: RemoteComponents
 
     def __init__(self, server: str, token: str | None, *, transport: httpx.BaseTransport | None = None) -> None:
         self.transport = Transport(server, token, transport=transport)

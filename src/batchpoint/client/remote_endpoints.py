@@ -194,10 +194,47 @@ class RemoteJobs:
         """Start a job on the server (it starts when the server's queue has room, whatever ``start`` says);
         a local input file or folder is uploaded to its default datastore first."""
         request = self.t.upload_paths(request)
+        if request.inputs:  # a pipeline deployment's named inputs: local files and folders are uploaded too
+            from batchpoint.command_jobs.remote import upload_named_inputs
+
+            request = request.model_copy(update={"inputs": upload_named_inputs(self.t, request.inputs)})
         body = request.model_dump(mode="json", exclude_none=True)
         if request.overrides is not None:
             body["overrides"] = [list(pair) for pair in request.pairs()]
         return self.t.send(Job, "POST", f"{API}/batch-endpoints/{q(endpoint_name)}/jobs", json=body)
+
+    def create(
+        self,
+        source: str | Path | dict[str, Any],
+        *,
+        name: str | None = None,
+        set_pairs: builtins.list[tuple[str, Any]] | None = None,
+        base_dir: Path | None = None,
+        file: str | None = None,
+        start: bool = True,
+    ) -> Job:
+        """Create a command job on the server (its queue starts it, whatever ``start`` says); the local code
+        folder and local inputs are uploaded first (``command_jobs/remote.py``)."""
+        import copy
+
+        if isinstance(source, dict):
+            data = copy.deepcopy(source)
+        else:
+            path = Path(source)
+            data = yamlio.load_file(path)
+            base_dir, file = path.resolve().parent, str(path)
+        try:
+            ov.apply(data, set_pairs or [])
+            if data.get("type", "command" if "command" in data else None) == "command":
+                from batchpoint.command_jobs.remote import upload_command_paths
+                from batchpoint.command_jobs.service import default_experiment
+
+                # Azure files it under the folder it was created from: this machine's, not the server's.
+                data.setdefault("experiment_name", default_experiment(base_dir))
+                data = upload_command_paths(self.t, data, base_dir)
+            return self.t.send(Job, "POST", f"{API}/jobs", json={"spec": data, "name": name})
+        except BatchpointError as exc:
+            raise with_file(exc, file) from None
 
     def get(self, name: str) -> Job:
         return self.t.get(Job, f"{API}/jobs/{q(name)}")

@@ -110,7 +110,10 @@ def drop_azureml_runtime(lines: list[str], notes: list[str]) -> list[str]:
 def from_registered(env: Environment) -> EnvironmentRequest:
     """A registered environment's dependencies; an image-only environment runs in batchpoint's interpreter."""
     notes: list[str] = []
-    if env.image:
+    curated = (env.tags or {}).get("batchpoint.curated")
+    if curated:
+        notes.append(f"Azure ML curated environment {env.name}, approximated locally as {curated}")
+    elif env.image:
         notes.append(f"image '{env.image}' is recorded and ignored locally")
     if env.build:
         notes.append("the Docker build context is recorded and ignored locally")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from batchpoint.jobs.invoke import InvokeRequest
 from batchpoint.jobs.schemas import Job
@@ -14,6 +14,16 @@ from batchpoint.jobs.schemas import Job
 
 class JobContract(Protocol):
     def invoke(self, endpoint_name: str, request: InvokeRequest, *, start: bool = True) -> Job: ...
+    def create(
+        self,
+        source: str | Path | dict[str, Any],
+        *,
+        name: str | None = None,
+        set_pairs: builtins.list[tuple[str, Any]] | None = None,
+        base_dir: Path | None = None,
+        file: str | None = None,
+        start: bool = True,
+    ) -> Job: ...
     def get(self, name: str) -> Job: ...
     def list(
         self,

@@ -110,6 +110,10 @@ class InvokeRequest(BaseModel):
     job_name: str | None = Field(None, max_length=128)
     experiment_name: str | None = Field(None, max_length=255)
     overrides: list[Pair] | dict[str, Any] | None = None
+    inputs: dict[str, Any] | None = None
+    """Named inputs (an ``inputs.yml``'s ``inputs:``, literals included): a pipeline deployment's inputs."""
+    outputs: dict[str, Any] | None = None
+    """Named outputs (an ``inputs.yml``'s ``outputs:``)."""
 
     @field_validator("input", "output_path", mode="before")
     @classmethod
@@ -145,15 +149,21 @@ class InvokeRequest(BaseModel):
         return normalise_overrides(self.overrides)
 
     def with_inputs_file(self, path: str | Path) -> InvokeRequest:
-        """Input, input type and output path from an ``inputs.yml``, where this request gives none."""
-        file_input, file_type, file_output = read_inputs_file(Path(path))
-        return self.model_copy(
-            update={
-                "input": self.input or file_input,
-                "input_type": self.input_type or file_type,
-                "output_path": self.output_path or file_output,
-            }
-        )
+        """The named inputs and outputs of an ``inputs.yml``; for the model form (one data input) also
+        the input, input type and output path, where this request gives none."""
+        inputs, outputs = read_named(Path(path))
+        update: dict[str, Any] = {"inputs": inputs, "outputs": outputs}
+        try:
+            file_input, file_type, file_output = model_form(inputs, outputs, file=str(path))
+        except InvalidInput:
+            pass  # not the model form: a pipeline deployment's inputs (a model deployment refuses them then)
+        else:
+            update.update(
+                input=self.input or file_input,
+                input_type=self.input_type or file_type,
+                output_path=self.output_path or file_output,
+            )
+        return self.model_copy(update=update)
 
 
 def names_a_path(key: str) -> bool:
@@ -251,42 +261,66 @@ def check_experiment_name(value: str | None) -> str | None:
     return value
 
 
-def read_inputs_file(path: Path) -> tuple[str | None, str | None, str | None]:
-    """(input path, input type, output path) from an ``inputs.yml`` (``inputs:``/``outputs:`` maps)."""
+def read_named(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An ``inputs.yml``'s ``inputs:`` and ``outputs:`` maps, local paths made absolute (from the file's folder)."""
     data = yamlio.load_file(path)
     base = path.resolve().parent
     inputs = data.get("inputs") or {}
-    if not isinstance(inputs, dict):
-        raise InvalidInput("'inputs' must be a mapping of name to input", file=str(path), field="inputs")
+    outputs = data.get("outputs") or {}
+    for key, value in (("inputs", inputs), ("outputs", outputs)):
+        if not isinstance(value, dict):
+            raise InvalidInput(f"'{key}' must be a mapping of name to {key[:-1]}", file=str(path), field=key)
+    named: dict[str, Any] = {}
+    for name, spec in inputs.items():
+        if isinstance(spec, dict) and spec.get("path") is not None:
+            spec = {**spec, "path": _absolute(str(spec["path"]), base)}
+        named[name] = spec
+    outs: dict[str, Any] = {}
+    for name, out in outputs.items():
+        if out is not None and not isinstance(out, dict):
+            raise InvalidInput("each output must be a mapping", file=str(path), field=f"outputs.{name}")
+        if isinstance(out, dict) and out.get("path"):
+            out = {**out, "path": _absolute(str(out["path"]), base)}
+        outs[name] = out
+    return named, outs
+
+
+def _absolute(raw: str, base: Path) -> str:
+    return raw if ("://" in raw or raw.startswith("azureml:")) else str((base / raw).resolve())
+
+
+def model_form(
+    inputs: dict[str, Any], outputs: dict[str, Any], *, file: str | None = None
+) -> tuple[str | None, str | None, str | None]:
+    """(input path, input type, output path) of named inputs for a model deployment: exactly one data input."""
     data_inputs = []
     for name, spec in inputs.items():
         if not isinstance(spec, dict):
-            raise InvalidInput(
-                "each input must be a mapping with 'type' and 'path'", file=str(path), field=f"inputs.{name}"
-            )
+            raise InvalidInput("each input must be a mapping with 'type' and 'path'", file=file, field=f"inputs.{name}")
         if spec.get("type") not in ("uri_folder", "uri_file"):
             raise InvalidInput(
                 "The specified job input type is not supported by model deployments; the supported types are "
                 "uri_file and uri_folder (literal inputs are for pipeline deployments)",
-                file=str(path),
+                file=file,
                 field=f"inputs.{name}.type",
             )
         data_inputs.append((name, spec))
     if len(data_inputs) != 1:
         raise InvalidInput(
-            f"a model deployment takes exactly one data input, found {len(data_inputs)}", file=str(path), field="inputs"
+            f"a model deployment takes exactly one data input, found {len(data_inputs)}", file=file, field="inputs"
         )
     _, spec = data_inputs[0]
-    raw = str(spec.get("path", ""))
-    local = raw if ("://" in raw or raw.startswith("azureml:")) else str((base / raw).resolve())
     output = None
-    for name, out in (data.get("outputs") or {}).items():
+    for out in outputs.values():
         if isinstance(out, dict) and out.get("path"):
-            raw_out = str(out["path"])
-            output = raw_out if "://" in raw_out else str((base / raw_out).resolve())
-        elif out is not None and not isinstance(out, dict):
-            raise InvalidInput("each output must be a mapping", file=str(path), field=f"outputs.{name}")
-    return local, spec.get("type"), output
+            output = str(out["path"])
+    return str(spec.get("path", "")), spec.get("type"), output
+
+
+def read_inputs_file(path: Path) -> tuple[str | None, str | None, str | None]:
+    """(input path, input type, output path) from a model deployment's ``inputs.yml``."""
+    inputs, outputs = read_named(path)
+    return model_form(inputs, outputs, file=str(path))
 
 
 def resolve_output(

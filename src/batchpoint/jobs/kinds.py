@@ -8,7 +8,8 @@ queueing and restarting it). What differs is how a driver runs it, which is a ``
         type = "command"
         def run(self, ctx, job, epoch, prestarted): ...   # returns the final JobState
 
-Registering a kind is one entry in ``KINDS`` below (the runner's module is imported only when a
+Registering a kind is one entry in ``KINDS`` below (and, for a kind that ``job create -f`` makes
+from a YAML file, one in ``CREATORS``) (the runner's module is imported only when a
 driver runs a job of that kind, so the CLI and the server do not pay for kinds they do not run).
 """
 
@@ -27,8 +28,18 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, str] = {
     "batch": "batchpoint.batch.kind:BatchJob",
+    "command": "batchpoint.command_jobs.kind:CommandJob",
+    "pipeline": "batchpoint.pipelines.kind:PipelineJob",
 }
 """Job type → ``module:Class`` of its runner."""
+
+CREATORS: dict[str, str] = {
+    "command": "batchpoint.command_jobs.service:create_command_job",
+    "pipeline": "batchpoint.pipelines.service:create_pipeline_job",
+}
+"""YAML ``type`` → ``module:function`` that creates such a job from its YAML (``job create -f``; see
+``jobs/creation.py``): ``fn(ctx, data, *, base_dir, file, name, start) -> Job``. Batch jobs are made
+by invoking an endpoint, not here."""
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from batchpoint.jobs.schemas import JobOutput
 MANIFEST = "output-manifest.json"
 
 
-def write(job_dir: Path, output_dir: Path) -> list[str]:
-    """List the regular files under ``output_dir`` (relative POSIX paths) into the job's manifest."""
+def list_files(output_dir: Path) -> list[str]:
+    """The regular files under ``output_dir`` (relative POSIX paths, sorted), links left out."""
     files: list[str] = []
     for dirpath, dirnames, filenames in os.walk(output_dir, followlinks=False):
         dirnames.sort()
@@ -28,19 +28,38 @@ def write(job_dir: Path, output_dir: Path) -> list[str]:
             full = Path(dirpath) / name
             if full.is_file() and not full.is_symlink():
                 files.append(full.relative_to(output_dir).as_posix())
-    tmp = job_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps({"output": str(output_dir), "files": files}))
-    os.replace(tmp, job_dir / MANIFEST)
     return files
 
 
-def read(job_dir: Path) -> list[str] | None:
-    """The files the job wrote, or None when it has not completed (or predates manifests)."""
+def write(job_dir: Path, output_dir: Path) -> list[str]:
+    """List the regular files under ``output_dir`` (relative POSIX paths) into the job's manifest."""
+    files = list_files(output_dir)
+    _write(job_dir, {"output": str(output_dir), "files": files})
+    return files
+
+
+def write_outputs(job_dir: Path, outputs: dict[str, list[str]]) -> None:
+    """The manifest of a job with several output folders (a command job): folder → its files."""
+    _write(job_dir, {"outputs": outputs})
+
+
+def _write(job_dir: Path, data: dict[str, object]) -> None:
+    tmp = job_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, job_dir / MANIFEST)
+
+
+def read(job_dir: Path, output_dir: Path | None = None) -> list[str] | None:
+    """The files the job wrote (into ``output_dir``, for a job with several), or None when it has not
+    completed (or predates manifests)."""
     try:
         data = json.loads((job_dir / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
-    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    by_folder = data.get("outputs")
+    files = by_folder.get(str(output_dir)) if isinstance(by_folder, dict) else data.get("files")
     return [f for f in files if isinstance(f, str)] if isinstance(files, list) else None
 
 
@@ -73,7 +92,7 @@ def written_files(job_dir: Path, output_dir: Path, fallback: str | None = None) 
     ``fallback``: the output file name to offer when there is no manifest (a job completed before
     manifests existed).
     """
-    names = read(job_dir)
+    names = read(job_dir, output_dir)
     if names is None:
         names = [fallback] if fallback else []
     root = output_dir.resolve()

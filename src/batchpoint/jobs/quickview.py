@@ -152,6 +152,17 @@ class JobReader:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
 
+    def children(self, name: str) -> list[dict[str, Any]]:
+        """A job's child jobs (a pipeline's steps), oldest first, with their specs decoded."""
+        cur = self._conn.execute(
+            "SELECT name, state, spec, failure_reason FROM jobs WHERE parent_job_name = ? ORDER BY id", (name,)
+        )
+        return [
+            {"name": n, "state": state, "spec": json.loads(spec) if isinstance(spec, str | bytes) else spec,
+             "failure_reason": reason}
+            for n, state, spec, reason in cur.fetchall()
+        ]  # fmt: skip
+
     def close(self) -> None:
         self._conn.close()
 
@@ -180,7 +191,8 @@ class Follower:
         from batchpoint.jobs.views import to_job
 
         logs = str(self.jobs_dir / name / "logs")
-        return to_job(row, self.engine, logs, history=self.reader.history(row["id"]))
+        children = self.reader.children(name) if row.get("type") == "pipeline" else None
+        return to_job(row, self.engine, logs, history=self.reader.history(row["id"]), children=children)
 
     def get(self, name: str) -> Job:
         job = self.find(name)

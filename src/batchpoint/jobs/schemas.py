@@ -40,10 +40,12 @@ class MiniBatchState(StrEnum):
 
 class JobInput(BaseModel):
     type: str = "uri_folder"
-    path: str
-    """What the user gave (a path, a glob, ``azureml:data@latest``, a datastore URI)."""
-    resolved: str
-    """The local file, folder or glob pattern the planner lists."""
+    path: str = ""
+    """What the user gave (a path, a glob, ``azureml:data@latest``, a datastore URI); empty for a literal."""
+    resolved: str = ""
+    """The local file, folder or glob pattern the planner lists (a command job: the path the command gets)."""
+    value: str | None = None
+    """A literal input's text (``string``, ``number``, ``integer``, ``boolean`` inputs of command jobs)."""
 
 
 class JobOutput(BaseModel):
@@ -114,6 +116,20 @@ class JobEvent(BaseModel):
     detail: str | None = None
 
 
+class JobStep(BaseModel):
+    """One step of a pipeline job, as ``job show`` of the pipeline lists it (in dependency order)."""
+
+    name: str
+    status: str = "NotStarted"
+    job: str | None = None
+    """Its child job (``job show -n`` it for the logs); the latest attempt."""
+    component: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    reused_from: str | None = None
+    """The completed job whose outputs this step reused (step reuse), if it did."""
+    failure_reason: str | None = None
+
+
 class Job(BaseModel):
     """A batch job as ``batchpoint job show`` reports it."""
 
@@ -141,5 +157,7 @@ class Job(BaseModel):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     duration_seconds: float | None = None
+    steps: list[JobStep] = Field(default_factory=list)
+    """A pipeline job's steps and their states (``job show`` only; empty for other kinds and in lists)."""
     history: list[JobEvent] = Field(default_factory=list)
     """The job's transitions, oldest first (``job show`` only; empty in lists)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import shutil
 import uuid
 from collections.abc import Callable
@@ -47,12 +48,14 @@ class JobService:
         """
         deployment_name, job_name = request.deployment_name, request.job_name
         deployment = self.ctx.batch_deployments.route(endpoint_name, deployment_name)
-        if deployment.type != "model":
-            raise InvalidInput(
-                f"deployment '{deployment.name}' is a pipeline deployment; running pipeline deployments is not "
-                "supported yet (only model deployments run in this version)",
-                field="deployment_name",
+        if deployment.type == "pipeline":
+            from batchpoint.pipelines.invoking import invoke_pipeline_deployment
+
+            return invoke_pipeline_deployment(
+                self.ctx, deployment, request, start=start, data_plane_only=data_plane_only
             )
+        if request.inputs and not request.input:
+            inv.model_form(request.inputs, request.outputs or {})  # refuses what a model deployment cannot take
         name = names.job_name(job_name) if job_name else f"batchjob-{uuid.uuid4()}"
         experiment_name = inv.check_experiment_name(request.experiment_name)
         settings = inv.effective_settings(
@@ -154,6 +157,10 @@ class JobService:
             self.ctx.workspace.root, name, epoch, job_dir / "logs" / "driver.out"
         )
 
+    def start_driver(self, name: str, epoch: int = 1, compute_type: str | None = None) -> None:
+        """Start the driver of a stored job (any kind), detached; the job row must exist."""
+        self._spawn(name, epoch, compute_type)
+
     # -- reading -----------------------------------------------------------------------------------
     def _row(self, session: Any, name: str) -> JobRow:
         row = session.scalar(select(JobRow).where(JobRow.name == name))
@@ -165,7 +172,14 @@ class JobService:
         with self.ctx.db.read() as s:
             row = self._row(s, name)
             logs = str(self.ctx.layout.job_dir(name) / "logs")
-            return to_job(row, self.ctx.settings.engine, logs, history=lifecycle.history(s, row.id))
+            children = None
+            if row.type == "pipeline":
+                query = select(JobRow.name, JobRow.state, JobRow.spec, JobRow.failure_reason).where(
+                    JobRow.parent_job_name == name
+                )
+                children = [dict(c._mapping) for c in s.execute(query.order_by(JobRow.id))]
+            history = lifecycle.history(s, row.id)
+            return to_job(row, self.ctx.settings.engine, logs, history=history, children=children)
 
     def list(
         self,
@@ -327,3 +341,29 @@ class JobService:
     def spec(self, name: str) -> RunSpec:
         with self.ctx.db.read() as s:
             return RunSpec.model_validate(self._row(s, name).spec)
+
+    # -- jobs from YAML (command, pipeline) ---------------------------------------------------------
+    def create(
+        self,
+        source: str | Path | dict[str, Any],
+        *,
+        name: str | None = None,
+        set_pairs: builtins.list[tuple[str, Any]] | None = None,
+        base_dir: Path | None = None,
+        file: str | None = None,
+        start: bool = True,
+    ) -> Job:
+        """``job create -f job.yml``: a command or pipeline job from a YAML file or its mapping.
+
+        Paths in a mapping are relative to ``base_dir`` (default: the current folder); a file's, to its folder.
+        """
+        from batchpoint.common import yamlio
+        from batchpoint.jobs.creation import create_job
+
+        if isinstance(source, dict):
+            data = source
+        else:
+            path = Path(source)
+            data = yamlio.load_file(path)
+            base_dir, file = path.resolve().parent, str(path)
+        return create_job(self.ctx, data, base_dir=base_dir, file=file, name=name, set_pairs=set_pairs, start=start)

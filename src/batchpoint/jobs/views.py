@@ -12,6 +12,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batchpoint.common.processes import pid_alive
@@ -25,6 +26,7 @@ from batchpoint.jobs.schemas import (
     JobInput,
     JobOutput,
     JobState,
+    JobStep,
     Progress,
     RunSpec,
 )
@@ -123,6 +125,8 @@ def _message(r: Mapping[str, Any], driver: DriverInfo) -> str:
         return f"Failed: {r['failure_reason'] or 'see logs'}"
     if state is JobState.canceled:
         return "Canceled" + (f": {r['failure_reason']}" if r["failure_reason"] else "")
+    if state is JobState.completed and (r["type"] or "batch") != "batch":
+        return "Completed"
     if state is JobState.completed:
         return f"Completed: {r['items_ok']} item(s) succeeded, {r['items_failed']} failed"
     if driver.lost:
@@ -140,11 +144,55 @@ def _message(r: Mapping[str, Any], driver: DriverInfo) -> str:
 def _batch_io(
     r: Mapping[str, Any],
 ) -> tuple[dict[str, JobInput], dict[str, JobOutput], BatchDeploymentSettings | None]:
-    """A batch job's input, output and settings, from its spec; other kinds show theirs in their own way."""
-    if (r["type"] or "batch") != "batch":
+    """A batch job's input, output and settings, from its spec; a command job's inputs and outputs; other
+    kinds show theirs in their own way."""
+    kind = r["type"] or "batch"
+    if kind == "command":
+        return (*_command_io(r["spec"]), None)
+    if kind == "pipeline":
+        return (*_pipeline_io(r), None)
+    if kind != "batch":
         return {}, {}, None
     spec = RunSpec.model_validate(r["spec"])
     return {"input_data": spec.input}, {"score": spec.output}, spec.settings
+
+
+def _steps(r: Mapping[str, Any], children: Sequence[Mapping[str, Any]] | None) -> list[JobStep]:
+    if r["type"] != "pipeline" or children is None:
+        return []
+    from batchpoint.pipelines.views import steps
+
+    return steps(_loads(r["spec"]) or {}, [{**c, "spec": _loads(c.get("spec"))} for c in children])
+
+
+def _pipeline_io(r: Mapping[str, Any]) -> tuple[dict[str, JobInput], dict[str, JobOutput]]:
+    from batchpoint.pipelines.views import io
+
+    raw_inputs, raw_outputs = io(_loads(r["spec"]) or {}, _loads(r.get("publication")))
+    inputs = {
+        name: JobInput(type=i["type"], path=i.get("uri") or i.get("path") or "", resolved=i.get("path") or "",
+                       value=i.get("value"))
+        for name, i in raw_inputs.items()
+    }  # fmt: skip
+    outputs = {name: JobOutput(type=o["type"], path=o["path"] or "") for name, o in raw_outputs.items()}
+    return inputs, outputs
+
+
+def _command_io(raw: Any) -> tuple[dict[str, JobInput], dict[str, JobOutput]]:
+    from batchpoint.command_jobs.runspec import CommandRunSpec
+
+    spec = CommandRunSpec.model_validate(_loads(raw) or {"command": ""})
+    inputs = {
+        name: JobInput(type=i.type, path=i.uri or i.path or "", resolved=i.path or "", value=i.value)
+        for name, i in spec.inputs.items()
+    }
+    outputs = {}
+    for name, o in spec.outputs.items():
+        if o.type == "uri_file":
+            outputs[name] = JobOutput(type=o.type, path=str(Path(o.path).parent), file=o.path)
+        else:
+            outputs[name] = JobOutput(type=o.type, path=o.path)
+    return inputs, outputs
 
 
 def to_job(
@@ -154,8 +202,10 @@ def to_job(
     *,
     now: float | None = None,
     history: Sequence[Mapping[str, Any]] | None = None,
+    children: Sequence[Mapping[str, Any]] | None = None,
 ) -> Job:
-    """The job as users see it at ``now`` (default: the current time), with ``history`` (``job_events`` rows)."""
+    """The job as users see it at ``now`` (default: the current time), with ``history`` (``job_events`` rows)
+    and, for a pipeline, its steps from ``children`` (its child job rows: name, state, spec, failure_reason)."""
     r = fields(row)
     now = time.time() if now is None else now
     inputs, outputs, settings = _batch_io(r)
@@ -186,4 +236,5 @@ def to_job(
         ended_at=to_datetime(ended),
         duration_seconds=duration,
         history=[JobEvent.model_validate({**e, "at": to_datetime(e["at"])}) for e in history or ()],
+        steps=_steps(r, children),
     )

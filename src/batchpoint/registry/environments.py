@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from batchpoint.common import validation, yamlio
 from batchpoint.common.paths import must_exist, resolve_relative
 from batchpoint.common.timefmt import to_datetime
-from batchpoint.errors import BatchpointError, Conflict, InvalidInput
+from batchpoint.errors import BatchpointError, Conflict, InvalidInput, NotFound
 from batchpoint.registry.schemas import Environment
 from batchpoint.registry.specs import EnvironmentSpec, load_spec
 from batchpoint.registry.versioned import VersionedRows, VersionedService, deployments_using, with_file
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 PATH_FIELDS = ("conda_file", "pip_requirements")
 HASHED = ("image", "conda_file", "pip_requirements", "python_version")
 ANONYMOUS_PREFIX = "anon-env-"
+
+
+class CuratedWarning(UserWarning):
+    """A curated environment was registered as a local approximation of Azure's image."""
 
 
 def spec_hash(definition: dict[str, Any]) -> str:
@@ -155,7 +160,45 @@ class EnvironmentService(VersionedService[EnvironmentRow, Environment]):
 
     # -- reading -------------------------------------------------------------------------------------
     def resolve(self, ref: str, *, field: str = "environment", file: str | None = None) -> Environment:
-        return self._resolve(ref, field, file)
+        """``azureml:NAME:VERSION`` / ``@latest``, or an Azure ML curated environment (``environments/curated.py``),
+        registered here on first use."""
+        from batchpoint.environments import curated
+
+        found = curated.parse(ref, field=field, file=file) if isinstance(ref, str) else None
+        if found is None:
+            return self._resolve(ref, field, file)
+        return self._curated(found)
+
+    def _curated(self, ref: Any) -> Environment:
+        from batchpoint.environments import curated
+
+        entry: curated.Curated = ref.entry
+        try:
+            return self.get(entry.name, ref.version)
+        except NotFound:
+            pass
+        approximation = entry.describe()
+        spec = EnvironmentSpec(
+            name=entry.name,
+            version=ref.version or "1",
+            description=f"Azure ML curated environment {entry.registry_name}"
+            + (f", approximated locally as {approximation}" if entry.approximated else f": {approximation}"),
+            tags={curated.TAG: approximation},
+            image=entry.image,
+            python_version=entry.python,
+            pip_requirements=list(entry.pip) or None,
+        )
+        try:
+            created = self.create(spec)
+        except Conflict:  # registered by another job at the same moment
+            return self.get(entry.name, ref.version)
+        if entry.approximated:
+            warnings.warn(
+                f"curated environment {entry.name} is approximated locally as {approximation}",
+                CuratedWarning,
+                stacklevel=3,
+            )
+        return created
 
     def find_by_hash(self, digest: str) -> list[Environment]:
         """Every version (any name) whose dependencies hash to ``digest``."""

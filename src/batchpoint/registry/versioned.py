@@ -1,4 +1,4 @@
-"""Rules every versioned asset shares (models, environments, data assets).
+"""Rules every versioned asset shares (models, environments, data assets, components).
 
 Versions are strings; integer versions are compared as numbers, so "10" is after "9". The next
 automatic version is the highest integer version plus one, counting archived versions too, so a
@@ -17,12 +17,19 @@ from sqlalchemy.orm import Session
 
 from batchpoint.common import refs
 from batchpoint.errors import BatchpointError, Conflict, InvalidInput, NotFound
-from batchpoint.store.tables import BatchDeploymentRow, BatchEndpointRow, DataRow, EnvironmentRow, ModelRow
+from batchpoint.store.tables import (
+    BatchDeploymentRow,
+    BatchEndpointRow,
+    ComponentRow,
+    DataRow,
+    EnvironmentRow,
+    ModelRow,
+)
 
 if TYPE_CHECKING:
     from batchpoint.services import Services
 
-RowT = TypeVar("RowT", ModelRow, EnvironmentRow, DataRow)
+RowT = TypeVar("RowT", ModelRow, EnvironmentRow, DataRow, ComponentRow)
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 _INTEGER = re.compile(r"^[0-9]+$")
 

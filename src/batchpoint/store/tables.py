@@ -76,6 +76,19 @@ class DataRow(AssetMixin, Base):
     path: Mapped[str] = mapped_column(Text)
 
 
+class ComponentRow(AssetMixin, Base):
+    """A command or pipeline component version; ``anonymous`` ones come from local files and inline steps."""
+
+    __tablename__ = "components"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_components_name_version"),)
+
+    type: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The resolved definition: ports, command, code snapshot, environment id, steps with pinned components."""
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class ComputeRow(Base):
     __tablename__ = "computes"
 
@@ -172,6 +185,8 @@ class JobRow(Base):
     """Which environment the job ran in, its build log and build time."""
     publication: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """What the driver is publishing (file, size, sha256), recorded before it links: the point of no return."""
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    """A pipeline step's identity for reuse (component, environment, inputs): ``pipelines/reuse.py``."""
 
 
 class JobEventRow(Base):

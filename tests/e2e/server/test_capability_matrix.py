@@ -48,6 +48,7 @@ AZURE = ("POST", "/endpoints/batch/{endpoint_name}/jobs")
 DEPLOY = ("POST", "/api/v1/batch-endpoints/{endpoint_name}/deployments")
 DEPLOY_PATCH = ("PATCH", "/api/v1/batch-endpoints/{endpoint_name}/deployments/{name}")
 ENDPOINT_PATCH = ("PATCH", "/api/v1/batch-endpoints/{endpoint_name}")
+COMMAND_JOB = ("POST", "/api/v1/jobs")
 ACTIONS: dict[tuple[str, str], str] = {
     INVOKE: "ep_invoke",
     AZURE: "ep_invoke",
@@ -57,6 +58,7 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/uploads"): "upload",
     ("POST", "/api/v1/models"): "write",
     ("POST", "/api/v1/environments"): "write",
+    ("POST", "/api/v1/components"): "write",
     ("POST", "/api/v1/data"): "write",
     ("POST", "/api/v1/computes"): "write",
     ("PATCH", "/api/v1/computes/{name}"): "write",
@@ -65,6 +67,7 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/tokens"): "admin",
     ("GET", "/api/v1/jobs"): "read",
     ("GET", "/api/v1/jobs/{name}/logs"): "job_read",
+    COMMAND_JOB: "write",
 }
 
 # -- every request parameter of the API, classified (a new one fails the test until it is) ----------------
@@ -75,6 +78,8 @@ CLASSIFIED: dict[tuple[str, str], dict[str, str]] = {
         "input": "path", "output_path": "path", "input_type": INERT, "overrides": "environment",
         "mini_batch_size": "count", "instance_count": "count", "deployment_name": "identity",
         "job_name": "identity", "experiment_name": "identity",
+        # a pipeline deployment's named inputs and outputs: each path checked as input/output_path are
+        "inputs": "path", "outputs": "path",
     },
     AZURE: {
         "header:azureml-model-deployment": "identity", "properties": INERT, "properties.InputData": "path",
@@ -91,6 +96,8 @@ CLASSIFIED: dict[tuple[str, str], dict[str, str]] = {
         "conda_file": "path", "pip_requirements": "path", "python_version": "environment", "name": "identity",
     },
     ("POST", "/api/v1/data"): {"path": "path", "name": "identity", "type": INERT},
+    # spec: a component YAML whose code (and its steps' code) must be uploads or datastore URIs
+    ("POST", "/api/v1/components"): {"spec": "code", "anonymous": INERT},
     ("POST", "/api/v1/computes"): {
         "max_instances": "count", "min_instances": "count", "address": "identity", "resources": "count",
         "idle_time_before_scale_down": "duration", "name": "identity", "type": INERT, "identity": INERT,
@@ -112,6 +119,7 @@ CLASSIFIED: dict[tuple[str, str], dict[str, str]] = {
         "query:experiment_name": INERT, "query:parent_job_name": INERT, "query:type": INERT,
     },
     ("GET", "/api/v1/jobs/{name}/logs"): {"query:file": "path"},
+    COMMAND_JOB: {"spec": "code", "name": "identity"},
     # partial: the same job's committed part files (in its own parts/ folder, links refused) instead of its output.
     ("GET", "/api/v1/jobs/{name}/outputs/{output_name}"): {"query:partial": INERT},
 }  # fmt: skip
@@ -253,6 +261,19 @@ def cases() -> list[Case]:
         {"owner": 422, "contributor": 422, "scoped": 403, "invoke": 403})
     add(INVOKE, "output_path", "path", "a new datastore folder (not granted)",
         invoke(output_path=BLOB + "/results/{role}"), UNSCOPED_OK_SCOPED_403)
+    # invoke: inputs / outputs (a pipeline deployment's named ones) and --set inputs.<name>.path
+    outside = {"owner": 422, "contributor": 422, "scoped": 403, "invoke": 403}
+    add(INVOKE, "inputs", "path", "a server path outside the roots",
+        invoke(inputs={"x": {"type": "uri_folder", "path": "/etc"}}), outside)
+    add(INVOKE, "inputs", "path", "'..' out of the datastore",
+        invoke(inputs={"x": {"type": "uri_folder", "path": f"{BLOB}/../../.."}}), ALL_422)
+    add(INVOKE, "inputs", "path", "another tenant's upload",
+        invoke(inputs={"x": {"type": "uri_folder", "path": "{other}"}}), UNSCOPED_OK_SCOPED_403)
+    add(INVOKE, "inputs", "path", "--set inputs.x.path outside the roots",
+        invoke(overrides=[["inputs.x.path", "/etc"]]), outside)
+    add(INVOKE, "outputs", "path", "a server path outside the roots",
+        invoke(outputs={"s": {"type": "uri_folder", "path": "/tmp/cap-out"}}), outside)
+    add(INVOKE, "outputs", "path", "the uploads folder", invoke(outputs={"s": {"path": f"{BLOB}/uploads/x"}}), {"*": 403})
     # invoke: overrides (environment, code, counts, durations)
     for var in ("PYTHONPATH", "LD_PRELOAD", "PYTHONSTARTUP", "BASH_ENV"):
         add(INVOKE, "overrides", "environment", f"environment_variables.{var}",
@@ -324,6 +345,14 @@ def cases() -> list[Case]:
         f"/api/v1/batch-endpoints/{EP}", {"overrides": [["defaults.deployment_name", "nope"]]}), {"*": 404})
     add(ENDPOINT_PATCH, "spec", "identity", "another endpoint's name", patch(
         f"/api/v1/batch-endpoints/{EP}", {"spec": {"name": "other-ep"}}), ALL_422)
+    # command jobs: code (contributors may run code; never from a server folder outside the roots)
+    add(COMMAND_JOB, "spec", "code", "a server folder as code",
+        post("/api/v1/jobs", {"spec": {"command": "true", "code": "/etc"}}), ALL_422)
+    add(COMMAND_JOB, "spec", "path", "an input outside the roots",
+        post("/api/v1/jobs", {"spec": {"command": "true", "inputs": {"d": {"type": "uri_folder", "path": "/etc"}}}}),
+        ALL_422)
+    add(COMMAND_JOB, "name", "identity", "a job name over the bound",
+        post("/api/v1/jobs", {"spec": {"command": "true"}, "name": "j" * 300}), ALL_422)
     # uploads
     for name in ("..", "../x", "a/b", ".hidden", "x" * 300):
         add(("POST", "/api/v1/uploads"), "query:name", "path", f"name {name[:20]!r}", upload_named(name), ALL_422)
@@ -339,6 +368,15 @@ def cases() -> list[Case]:
             ALL_422)
         add(("POST", f"/api/v1/{noun}"), "name", "identity", "a path as a name",
             post(f"/api/v1/{noun}", {**body, "name": "../x"}), ALL_422)
+    _component = {"name": "cap-comp", "type": "command", "command": "cat passwd", "code": "/etc"}
+    add(("POST", "/api/v1/components"), "spec", "code", "a server folder as code",
+        post("/api/v1/components", {"spec": _component}), ALL_422)
+    add(("POST", "/api/v1/components"), "spec", "code", "a server file as a step's component",
+        post("/api/v1/components", {"spec": {"name": "cap-pipe", "type": "pipeline",
+                                             "jobs": {"a": {"component": "/etc/passwd.yml"}}}}), ALL_422)
+    add(("POST", "/api/v1/components"), "spec", "code", "a server folder as an inline step's code",
+        post("/api/v1/components", {"spec": {"name": "cap-pipe", "type": "pipeline",
+                                             "jobs": {"a": {"component": {**_component, "name": None}}}}}), ALL_422)
     add(("POST", "/api/v1/environments"), "python_version", "environment", "not a version",
         post("/api/v1/environments", {"name": "cap-env", "python_version": "3.11; rm -rf /"}), ALL_422)
     # computes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from batchpoint.jobs.schemas import Job
 
@@ -18,6 +18,22 @@ class JobOperations:
 
     def __init__(self, services: ServiceHub) -> None:
         self._services = services
+
+    def create(
+        self,
+        source: str | Path | dict[str, Any],
+        *,
+        name: str | None = None,
+        set: list[str] | list[tuple[str, Any]] | dict[str, Any] | None = None,
+        base_dir: str | Path | None = None,
+    ) -> Job:
+        """Create a command (or pipeline) job from a YAML file or its mapping, as ``az ml job create -f``; it starts
+        at once (through a server: when its queue has room). ``set``: ``["inputs.lr=0.1", ...]`` overrides."""
+        from batchpoint.jobs.invoke import normalise_overrides
+
+        return self._services.jobs.create(
+            source, name=name, set_pairs=normalise_overrides(set), base_dir=Path(base_dir) if base_dir else None
+        )
 
     def get(self, name: str) -> Job:
         return self._services.jobs.get(name)
@@ -74,7 +90,17 @@ class JobOperations:
         return Follower(reader, services.layout.jobs, services.settings.engine, missing=services.jobs.get)
 
     def stream(self, name: str) -> Job:
-        """Show a live progress bar until the job ends; returns the final job."""
+        """Show a live progress bar (a command job: its output) until the job ends; returns the final job."""
+        job = self.get(name)
+        if job.type == "command":
+            from batchpoint.command_jobs import streaming
+
+            local = Path(job.logs_path) if job.logs_path and Path(job.logs_path).is_dir() else None
+            return streaming.stream(self.get, self.logs, name, local_logs=local)
+        if job.type == "pipeline":
+            from batchpoint.pipelines import streaming as steps
+
+            return steps.stream(self.get, name)
         from batchpoint.jobs.progress import stream
 
         return stream(self, name)
@@ -92,13 +118,13 @@ class JobOperations:
         self,
         name: str,
         *,
-        output_name: str | None = "score",
+        output_name: str | None = None,
         download_path: str | Path = ".",
         all: bool = False,
         partial: bool = False,
     ) -> Path:
-        """Download a completed job's output to ``download_path/named-outputs/<output name>/`` (``all``: every
-        output and the logs, under ``artifacts/logs/``); returns ``download_path``.
+        """Download a completed job's output to ``download_path/named-outputs/<output name>/`` (default: every
+        named output; ``all``: and the logs, under ``artifacts/logs/``); returns ``download_path``.
 
         A job that has not completed has no output: ``Conflict`` (its state in words), unless ``partial``
         (the mini-batches committed so far, into ``partial-outputs/``, with a README) or ``all`` (its logs).

@@ -95,9 +95,27 @@ def invoke(endpoint_name: EndpointName, body: InvokeRequest, ctx: Context, svc: 
     naming the parameter otherwise); every token has a limit of jobs queued or running (429).
     """
     quotas.check_active_jobs(svc, who, ctx.settings.serving)
-    job = svc.jobs.invoke(endpoint_name, paths.spec(body), start=False, data_plane_only=who.invoke_only)
+    request = _checked_named(paths.spec(body), paths)
+    job = svc.jobs.invoke(endpoint_name, request, start=False, data_plane_only=who.invoke_only)
     ctx.jobs_changed()
     return present(who, job)
+
+
+def _checked_named(request: InvokeRequest, paths: Any) -> InvokeRequest:
+    """A pipeline deployment's named inputs and outputs, checked as server paths like ``input``/``output_path``."""
+    inputs, outputs = dict(request.inputs or {}), dict(request.outputs or {})
+    for name, value in inputs.items():
+        if isinstance(value, dict) and isinstance(value.get("path"), str):
+            inputs[name] = {**value, "path": paths.invoke_input(value["path"], f"inputs.{name}.path")}
+    for name, value in outputs.items():
+        if isinstance(value, dict) and isinstance(value.get("path"), str):
+            outputs[name] = {**value, "path": paths.output_path(value["path"], f"outputs.{name}.path")}
+    for key, value in request.pairs():  # --set inputs.x.path=... / outputs.x.path=...
+        if key.endswith(".path") and key.startswith("inputs."):
+            paths.invoke_input(value, f"overrides.{key}")
+        elif key.endswith(".path") and key.startswith("outputs."):
+            paths.output_path(value, f"overrides.{key}")
+    return request.model_copy(update={"inputs": inputs or request.inputs, "outputs": outputs or request.outputs})
 
 
 @router.get("/{endpoint_name}/jobs", response_model=list[Job])

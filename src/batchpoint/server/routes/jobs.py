@@ -1,4 +1,4 @@
-"""``/api/v1/jobs``: show, list, cancel, resume, logs, and outputs as tar.gz archives."""
+"""``/api/v1/jobs``: create (command jobs), show, list, cancel, resume, logs, and outputs as tar.gz archives."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
 from fastapi.responses import FileResponse, PlainTextResponse
+from pydantic import BaseModel, Field
 
 from batchpoint.artifacts import archives
-from batchpoint.errors import Forbidden, NotFound
+from batchpoint.errors import Forbidden, InvalidInput, NotFound
 from batchpoint.jobs import downloads, outputs_manifest
 from batchpoint.jobs.schemas import Job
-from batchpoint.server.deps import AssetName, Context, JobName, Svc, allow, present
+from batchpoint.server import quotas
+from batchpoint.server.deps import AssetName, Context, JobName, Paths, Svc, allow, present
 from batchpoint.server.errors import ERROR_RESPONSES
 from batchpoint.tokens.auth import Action, Principal
 
@@ -22,6 +24,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 Reader = Annotated[Principal, Depends(allow(Action.read))]
 JobReader = Annotated[Principal, Depends(allow(Action.job_read))]
 JobController = Annotated[Principal, Depends(allow(Action.job_control))]
+Writer = Annotated[Principal, Depends(allow(Action.write))]
 _TARBALL: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/gzip": {}}, "description": "a tar.gz archive"}
 }
@@ -42,6 +45,56 @@ def controlled_job(svc: Svc, who: Principal, name: str) -> Job:
             f"job '{name}' was started by another token; only an unscoped owner token may cancel or resume it"
         )
     return job
+
+
+class JobCreateRequest(BaseModel):
+    """A job's YAML as JSON (``spec``), with its local files already uploaded by the SDK; ``name`` as ``--name``."""
+
+    spec: dict[str, Any]
+    name: str | None = Field(default=None, max_length=128)
+
+
+@router.post("", response_model=Job, status_code=202)
+def create_job(body: JobCreateRequest, ctx: Context, svc: Svc, paths: Paths, who: Writer) -> Any:
+    """Create a command job from its spec; it waits in the server's queue (Queued) until its compute has room.
+
+    Its paths are checked as server paths (``code`` and inputs: uploads, datastore URIs or allowed
+    folders; outputs: never into uploads). A command job runs code of its own choosing, so an
+    endpoint-scoped token may not create one.
+    """
+    if who.scoped:
+        raise Forbidden("this token is scoped to an endpoint; command jobs are created with an unscoped token")
+    from batchpoint.jobs.creation import job_type
+
+    spec = dict(body.spec)
+    if job_type(spec) != "command":
+        raise InvalidInput(f"{job_type(spec)} jobs cannot be created through the server yet", field="type")
+    quotas.check_active_jobs(svc, who, ctx.settings.serving)
+    job = svc.jobs.create(_checked_command(spec, paths), name=body.name, start=False)
+    ctx.jobs_changed()
+    return present(who, job)
+
+
+def _checked_command(spec: dict[str, Any], paths: Any) -> dict[str, Any]:
+    """The command job's paths as the services may take them (see ``server/paths.py``)."""
+    from batchpoint.command_jobs.runspec import LITERAL_TYPES
+
+    code = spec.get("code")
+    if isinstance(code, str) and not code.startswith("snapshot:"):
+        spec["code"] = paths.local_file(code, "code")
+    if isinstance(spec.get("environment"), dict):
+        spec["environment"] = paths.environment_spec(spec["environment"])
+    for key, check in (("inputs", paths.invoke_input), ("outputs", paths.output_path)):
+        ports = spec.get(key)
+        if not isinstance(ports, dict):
+            continue
+        checked = {}
+        for name, port in ports.items():
+            if isinstance(port, dict) and port.get("path") is not None and port.get("type") not in LITERAL_TYPES:
+                port = {**port, "path": check(port["path"], f"{key}.{name}.path")}
+            checked[name] = port
+        spec[key] = checked
+    return spec
 
 
 @router.get("", response_model=list[Job])

@@ -1,0 +1,1 @@
+"""Components: named, versioned command and pipeline definitions that pipeline steps run."""
