@@ -49,3 +49,11 @@ def test_binding_parses_a_whole_value_only() -> None:
 
 def test_literals_render_like_azure() -> None:
     assert ex.literal_text(True) == "True" and ex.literal_text(0.5) == "0.5" and ex.literal_text(3) == "3"
+
+
+def test_values_are_one_shell_word_each() -> None:
+    """A value (an invoker's literal, a path with a space) can never add shell syntax to the command."""
+    command = "python s.py --mode ${{inputs.mode}} --out ${{outputs.o}}"
+    rendered = ex.render_command(command, {"mode": "x; touch /tmp/pwned"}, {"o": "/a b"}, owner="c")
+    assert rendered == "python s.py --mode 'x; touch /tmp/pwned' --out '/a b'"
+    assert ex.render_command("echo ${{inputs.v}}", {"v": "append"}, {}, owner="c") == "echo append"

@@ -6,12 +6,16 @@ inside it is unset. A pipeline step's ``inputs:``/``outputs:`` values bind to th
 inputs and outputs (``${{parent.inputs.x}}``, ``${{parent.outputs.y}}``) or to an earlier step's
 output (``${{parent.jobs.<step>.outputs.<name>}}``).
 
-Substitution is textual, as in Azure: values are not shell-quoted.
+Each value is substituted as one shell word (``shlex.quote``: a plain word or path is unchanged).
+Azure substitutes the text as it is; here a value can come from whoever invokes a pipeline
+deployment (an invoke-only token sets its literal inputs), and the command runs in a shell, so a
+value must never be able to add shell syntax (``x; curl ...``) to the deployed command.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -92,7 +96,7 @@ def render_command(
         kind = _kind(ref, owner, inputs, outputs, field, file)
         name = ref.path[1]
         if kind == "outputs":
-            return outputs[name]
+            return shlex.quote(outputs[name])
         value = inputs[name]
         if value is None:
             raise InvalidInput(
@@ -101,7 +105,7 @@ def render_command(
                 field=field,
                 file=file,
             )
-        return value
+        return shlex.quote(value)
 
     return _EXPRESSION.sub(substitute, text)
 

@@ -113,3 +113,22 @@ def test_independent_steps_run_concurrently(jobs: Env) -> None:
     right = {"type": "command", "command": f'{PY} -c "{wait_code.format(mine=here / "R", theirs=here / "L")}"'}
     final = jobs.wait(jobs.client.jobs.create(_pipeline(here, {"left": left, "right": right}), base_dir=here))
     assert final.status is JobState.completed, final.message
+
+
+def test_a_literal_input_cannot_add_shell_syntax_to_the_command(jobs: Env) -> None:
+    """An invoker sets a pipeline deployment's literals; each one reaches the command as one word."""
+    marker = jobs.root / "pwned"
+    write = "import sys, pathlib; pathlib.Path(sys.argv[-1], 'mode').write_text(sys.argv[-2])"
+    step = {
+        "type": "command",
+        "command": f'{PY} -c "{write}" ${{{{inputs.mode}}}} ${{{{outputs.out}}}}',
+        "inputs": {"mode": "${{parent.inputs.mode}}"},
+        "outputs": {"out": None},
+    }
+    spec = _pipeline(jobs.root, {"echo": step})
+    spec["inputs"] = {"mode": f"append; touch {marker}"}
+    final = jobs.wait(jobs.client.jobs.create(spec, base_dir=jobs.root))
+    assert final.status is JobState.completed, final.message
+    out = Path(jobs.client.jobs.get(_steps(final)["echo"].job or "").outputs["out"].path)
+    assert (out / "mode").read_text() == f"append; touch {marker}"
+    assert not marker.exists()
