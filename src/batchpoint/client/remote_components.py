@@ -17,7 +17,7 @@ from batchpoint.components.schemas import Component
 from batchpoint.components.service import load_component_file
 from batchpoint.components.specs import ComponentSpec, dump, is_local_file, load_local, parse_component, walk
 from batchpoint.endpoints import snapshot
-from batchpoint.errors import BatchpointError, InvalidInput, NotFound
+from batchpoint.errors import BatchpointError, InvalidInput
 
 
 class RemoteComponents:
@@ -76,13 +76,7 @@ class RemoteComponents:
         if isinstance(ref, str) and is_local_file(ref):
             spec, path = load_local(ref, base_dir, field, file, ())
             return self._post(spec, path.parent, str(path), anonymous=True)
-        try:
-            parsed = refs.parse(ref, field)
-            return self.get(parsed.name, parsed.version)
-        except NotFound as exc:
-            raise NotFound(f"'{ref}': {exc.message}", field=field, file=file, hint=exc.hint) from None
-        except InvalidInput as exc:
-            raise with_file(exc, file) from None
+        return refs.lookup(self.get, ref, field, file)
 
     def get(self, name: str, version: str | None = None) -> Component:
         path = self._url(name) if version is None else self._url(name, "versions", version)

@@ -14,19 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from batchpoint.command_jobs import inputs as io
 from batchpoint.command_jobs.runspec import CommandRunSpec, ResolvedInput, ResolvedOutput
 from batchpoint.command_jobs.specs import CommandJobSpec
 from batchpoint.common import expressions, names, refs, validation
 from batchpoint.common.paths import resolve_relative
 from batchpoint.endpoints import snapshot
-from batchpoint.errors import BatchpointError, Conflict, InvalidInput
-from batchpoint.jobs import lifecycle
+from batchpoint.errors import BatchpointError, InvalidInput
 from batchpoint.jobs.invoke import check_experiment_name
-from batchpoint.jobs.schemas import Job, JobState
-from batchpoint.store.tables import JobRow
+from batchpoint.jobs.schemas import Job
 
 if TYPE_CHECKING:
     from batchpoint.components.specs import InputPort
@@ -70,26 +66,12 @@ class CommandJobService:
         and its queue starts it."""
         names.job_name(name, "name")
         check_rendering(run, owner=f"job '{name}'")
-        with self.ctx.db.session() as s:
-            if s.scalar(select(JobRow.id).where(JobRow.name == name)) is not None:
-                raise Conflict(f"a job named '{name}' already exists", field="name")
-            row = JobRow(
-                name=name,
-                type=JOB_TYPE,
-                parent_job_name=parent_job_name,
-                state=JobState.queued.value,
-                experiment_name=experiment_name,
-                spec=run.model_dump(mode="json"),
-                fingerprint=run.fingerprint,
-                invoked_by=self.ctx.actor,
-                driver_epoch=1,
-            )
-            s.add(row)
-            s.flush()
-            lifecycle.record_created(s, row.id, self.ctx.actor)
-        self.ctx.layout.job_dir(name).mkdir(parents=True, exist_ok=True)
+        self.ctx.jobs.add(
+            name, type=JOB_TYPE, parent_job_name=parent_job_name, experiment_name=experiment_name,
+            spec=run.model_dump(mode="json"), fingerprint=run.fingerprint,
+        )  # fmt: skip
         if start:
-            self.ctx.jobs._spawn(name, 1, run.compute.get("type"))
+            self.ctx.jobs.start_driver(name, 1, run.compute.get("type"))
         return self.ctx.jobs.get(name)
 
     # -- standalone command jobs -------------------------------------------------------------------

@@ -7,10 +7,14 @@ and, where a version is optional (computes), ``azureml:NAME`` / ``NAME``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from batchpoint.common import names
-from batchpoint.errors import InvalidInput
+from batchpoint.errors import InvalidInput, NotFound
+
+T = TypeVar("T")
 
 _REF = re.compile(
     r"^(?:azureml:)?(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:(?::(?P<version>[^:@/\\]+))|(?:@(?P<label>[a-z]+)))?$"
@@ -58,3 +62,16 @@ def parse(value: object, field: str, *, version_required: bool = False) -> Asset
         raise InvalidInput(f"'{value}' names no version; add ':VERSION' or '@latest'", field=field)
     name = names.asset_name(match.group("name"), field)
     return AssetRef(name=name, version=names.version(ver, field) if ver else None)
+
+
+def lookup(get: Callable[[str, str | None], T], ref: str, field: str, file: str | None) -> T:
+    """``get(name, version)`` of the asset ``ref`` names, its errors naming ``ref``, the field and the file."""
+    try:
+        parsed = parse(ref, field)
+        return get(parsed.name, parsed.version)
+    except NotFound as exc:
+        raise NotFound(f"'{ref}': {exc.message}", field=field, file=file, hint=exc.hint) from None
+    except InvalidInput as exc:
+        if file and not exc.file:
+            exc.file = file
+        raise

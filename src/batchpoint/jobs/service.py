@@ -107,20 +107,21 @@ class JobService:
         )
 
     def _insert(self, name: str, deployment: Any, spec: RunSpec, experiment: str) -> None:
+        self.add(
+            name, field="job_name", endpoint_name=deployment.endpoint_name, deployment_name=deployment.name,
+            experiment_name=experiment, spec=spec.model_dump(mode="json"), output_uri=spec.output.uri or spec.output.path,
+        )  # fmt: skip
+
+    def add(self, name: str, *, field: str = "name", **columns: Any) -> None:
+        """Store a new job (any kind) Queued at epoch 1, with its creation in its history, and its folder.
+
+        ``columns``: the row's other columns (``type``, ``spec``, ``parent_job_name``, ...); a name
+        already taken is a ``Conflict`` on ``field``.
+        """
         with self.ctx.db.session() as s:
             if s.scalar(select(JobRow.id).where(JobRow.name == name)) is not None:
-                raise Conflict(f"a job named '{name}' already exists", field="job_name")
-            row = JobRow(
-                name=name,
-                state=JobState.queued.value,
-                endpoint_name=deployment.endpoint_name,
-                deployment_name=deployment.name,
-                experiment_name=experiment,
-                spec=spec.model_dump(mode="json"),
-                output_uri=spec.output.uri or spec.output.path,
-                invoked_by=self.ctx.actor,
-                driver_epoch=1,
-            )
+                raise Conflict(f"a job named '{name}' already exists", field=field)
+            row = JobRow(name=name, state=JobState.queued.value, invoked_by=self.ctx.actor, driver_epoch=1, **columns)
             s.add(row)
             s.flush()
             lifecycle.record_created(s, row.id, self.ctx.actor)

@@ -116,10 +116,14 @@ class PipelineDriver:
 
     def _loop(self) -> JobState:
         settings = self.plan.settings
+        beat_every = self.ctx.settings.engine.heartbeat_seconds
+        last_beat = 0.0
         while True:
             if self.record.read_state() == JobState.cancel_requested.value:
                 raise CancelPending(self.name)
-            self.record.heartbeat()
+            if time.monotonic() - last_beat >= beat_every:  # a write: not at every poll
+                self.record.heartbeat()
+                last_beat = time.monotonic()
             children = self._children()
             status = {s: self._status(s, children) for s in self.plan.steps}
             failed = [s for s in self.plan.order if status[s] in (JobState.failed, JobState.canceled)]

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from batchpoint.common import names, validation
-from batchpoint.errors import Conflict, InvalidInput
-from batchpoint.jobs import lifecycle
-from batchpoint.jobs.schemas import Job, JobState
+from batchpoint.errors import InvalidInput
+from batchpoint.jobs.schemas import Job
 from batchpoint.pipelines.graph import PlanBuilder, check_outputs_bound
 from batchpoint.pipelines.plan import PATH_TYPES, PipelinePlan
 from batchpoint.pipelines.specs import PipelineJobSpec, PipelineSettings
@@ -189,24 +188,11 @@ def store_and_start(
     start: bool = True,
     deployment: BatchDeployment | None = None,
 ) -> Job:
-    with ctx.db.session() as s:
-        if s.scalar(select(JobRow.id).where(JobRow.name == name)) is not None:
-            raise Conflict(f"a job named '{name}' already exists", field="name")
-        row = JobRow(
-            name=name,
-            type=JOB_TYPE,
-            state=JobState.queued.value,
-            endpoint_name=deployment.endpoint_name if deployment else None,
-            deployment_name=deployment.name if deployment else None,
-            experiment_name=experiment,
-            spec=plan.model_dump(mode="json"),
-            invoked_by=ctx.actor,
-            driver_epoch=1,
-        )
-        s.add(row)
-        s.flush()
-        lifecycle.record_created(s, row.id, ctx.actor)
-    ctx.layout.job_dir(name).mkdir(parents=True, exist_ok=True)
+    ctx.jobs.add(
+        name, type=JOB_TYPE, endpoint_name=deployment.endpoint_name if deployment else None,
+        deployment_name=deployment.name if deployment else None, experiment_name=experiment,
+        spec=plan.model_dump(mode="json"),
+    )  # fmt: skip
     (ctx.layout.job_dir(name) / "logs").mkdir(exist_ok=True)
     if start:
         ctx.jobs.start_driver(name)

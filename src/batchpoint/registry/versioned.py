@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from batchpoint.common import refs
-from batchpoint.errors import BatchpointError, Conflict, InvalidInput, NotFound
+from batchpoint.errors import BatchpointError, Conflict, NotFound
 from batchpoint.store.tables import (
     BatchDeploymentRow,
     BatchEndpointRow,
@@ -161,13 +161,7 @@ class VersionedService(Generic[RowT, SchemaT]):
             return self._to_schema(self.rows.get(s, name, version))
 
     def _resolve(self, ref: str, field: str, file: str | None) -> SchemaT:
-        try:
-            parsed = refs.parse(ref, field)
-            return self.get(parsed.name, parsed.version)
-        except NotFound as exc:
-            raise NotFound(f"'{ref}': {exc.message}", field=field, file=file, hint=exc.hint) from None
-        except InvalidInput as exc:
-            raise with_file(exc, file) from None
+        return refs.lookup(self.get, ref, field, file)
 
     def archive(self, name: str, version: str | None = None) -> SchemaT:
         """Hide a version (``None``: every version) from listings and ``@latest``; refused while in use."""
