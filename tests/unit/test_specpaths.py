@@ -46,6 +46,7 @@ NOT_PATHS = {
     "output_file_name": "a bare file name inside the job's output folder (common.names.file_name refuses folders)",
     "input_type": "uri_file or uri_folder, the kind of the input",
     "code_configuration": "a nested spec whose own fields (code, scoring_script) are marked",
+    "input_data": "a parallel component's ${{inputs.<name>}} binding: the input it names is the path",
 }
 
 

@@ -33,9 +33,16 @@ class Accounting:
     """Counters, pending database writes and error records of one driver."""
 
     def __init__(
-        self, settings: BatchDeploymentSettings, logs: JobLogs, pending: PendingQueue, parts_dir: Path
+        self,
+        settings: BatchDeploymentSettings,
+        logs: JobLogs,
+        pending: PendingQueue,
+        parts_dir: Path,
+        *,
+        mini_batch_threshold: int = -1,
     ) -> None:
         self.settings = settings
+        self.mini_batch_threshold = mini_batch_threshold
         self.logs = logs
         self.pending = pending
         self.parts_dir = parts_dir
@@ -118,6 +125,13 @@ class Accounting:
              "items_failed": attempt.count, "elapsed": elapsed}
         )  # fmt: skip
         self.totals["mb_failed"] += 1
+        limit = self.mini_batch_threshold
+        if limit >= 0 and self.totals["mb_failed"] > limit:
+            raise JobAbort(
+                JobState.failed,
+                f"mini-batch error threshold exceeded: {self.totals['mb_failed']} failed mini-batch(es) > "
+                f"mini_batch_error_threshold {limit}; first error: {self.first_error_words()}",
+            )
         self.count_failed_items(attempt.count)
 
     def count_failed_items(self, failed: int) -> None:

@@ -87,7 +87,10 @@ class JobRunner:
         self.executor: Executor | None = None
         self.slots: dict[str, Slot] = {}
         self.pending = PendingQueue(self.ledger.fetch_pending)
-        self.acc = Accounting(self.settings, self.logs, self.pending, self.parts_dir)
+        self.acc = Accounting(
+            self.settings, self.logs, self.pending, self.parts_dir,
+            mini_batch_threshold=self.spec.mini_batch_error_threshold,
+        )  # fmt: skip
         self.init_failures = 0
         self.reader: PlanReader | None = None
         self.runtime: Any = None
@@ -228,8 +231,9 @@ class JobRunner:
     def _plan(self) -> None:
         files = inputs.iter_files(self.spec.input)
         n_batches, n_files = write_plan(
-            self.ctx.db, self.job_id, files, self.job_dir / "plan" / "files.jsonl", self.settings.mini_batch_size
-        )
+            self.ctx.db, self.job_id, files, self.job_dir / "plan" / "files.jsonl", self.settings.mini_batch_size,
+            max_bytes=self.spec.mini_batch_bytes,
+        )  # fmt: skip
         if n_files == 0:
             raise JobAbort(JobState.failed, f"the input '{self.spec.input.path}' has no files to score")
         self.ledger.update(mb_total=n_batches, items_total=n_files)

@@ -8,6 +8,7 @@ memory does not grow with the number of files.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -20,39 +21,58 @@ CHUNK = 5000
 
 
 def write_plan(
-    db: Database, job_id: int, files: Iterable[str], plan_file: Path, mini_batch_size: int
+    db: Database,
+    job_id: int,
+    files: Iterable[str],
+    plan_file: Path,
+    mini_batch_size: int,
+    *,
+    max_bytes: int | None = None,
 ) -> tuple[int, int]:
-    """Write the plan and its mini-batch rows; returns (mini-batches, files)."""
+    """Write the plan and its mini-batch rows; returns (mini-batches, files).
+
+    A mini-batch holds ``mini_batch_size`` files or, with ``max_bytes``, files up to that many bytes
+    together (at least one file: a file larger than the budget is a mini-batch of its own).
+    """
     plan_file.parent.mkdir(parents=True, exist_ok=True)
     with db.session() as s:
         s.execute(delete(MiniBatchRow).where(MiniBatchRow.job_id == job_id))
     rows: list[dict[str, int]] = []
-    n_files = 0
-    n_batches = 0
-    offset = 0
-    batch_start = 0
+    n_files = n_batches = offset = batch_start = in_batch = batch_bytes = 0
     with open(plan_file, "wb") as out:
         for path in files:
-            if n_files % mini_batch_size == 0:
+            size = _size(path) if max_bytes is not None else 0
+            if in_batch and max_bytes is not None and batch_bytes + size > max_bytes:
+                rows.append({"job_id": job_id, "idx": n_batches, "offset": batch_start, "count": in_batch})
+                n_batches, in_batch, batch_bytes = n_batches + 1, 0, 0
+            if in_batch == 0:
                 batch_start = offset
             line = (json.dumps(path) + "\n").encode()
             out.write(line)
             offset += len(line)
             n_files += 1
-            if n_files % mini_batch_size == 0:
-                rows.append({"job_id": job_id, "idx": n_batches, "offset": batch_start, "count": mini_batch_size})
-                n_batches += 1
+            in_batch += 1
+            batch_bytes += size
+            if max_bytes is None and in_batch == mini_batch_size:
+                rows.append({"job_id": job_id, "idx": n_batches, "offset": batch_start, "count": in_batch})
+                n_batches, in_batch = n_batches + 1, 0
             if len(rows) >= CHUNK:
                 _insert(db, rows)
                 rows = []
-        remainder = n_files % mini_batch_size
-        if remainder:
-            rows.append({"job_id": job_id, "idx": n_batches, "offset": batch_start, "count": remainder})
+        if in_batch:
+            rows.append({"job_id": job_id, "idx": n_batches, "offset": batch_start, "count": in_batch})
             n_batches += 1
         out.flush()
     if rows:
         _insert(db, rows)
     return n_batches, n_files
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:  # gone since it was listed: its mini-batch reports it
+        return 0
 
 
 def _insert(db: Database, rows: list[dict[str, int]]) -> None:

@@ -13,7 +13,7 @@ from batchpoint.components.specs import InputPort, OutputPort
 class Component(BaseModel):
     name: str
     version: str
-    type: Literal["command", "pipeline"] = "command"
+    type: Literal["command", "parallel", "pipeline"] = "command"
     display_name: str | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
@@ -33,6 +33,8 @@ class Component(BaseModel):
     jobs: dict[str, dict[str, Any]] | None = None
     """A pipeline component's steps, each with its ``component:`` pinned to an ``azureml:NAME:VERSION`` id."""
     settings: dict[str, Any] | None = None
+    parallel: dict[str, Any] | None = None
+    """A parallel component's run settings (``components/parallel.py: ParallelSettings``)."""
     content_hash: str
     """sha256 of what decides what runs: ports, command, code, environment, variables, steps."""
     anonymous: bool = False

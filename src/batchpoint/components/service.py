@@ -1,4 +1,4 @@
-"""Components: named, versioned command and pipeline definitions, stored resolved.
+"""Components: named, versioned command, parallel and pipeline definitions, stored resolved.
 
 Registering resolves everything a later run would otherwise look up again: the code folder becomes
 a snapshot (``snapshot:<sha>``, what it ignores left out), the environment an id
@@ -36,6 +36,7 @@ from batchpoint.components.specs import (
     CommandComponentSpec,
     ComponentSpec,
     InputPort,
+    ParallelComponentSpec,
     PipelineComponentSpec,
     is_local_file,
     load_local,
@@ -63,6 +64,7 @@ HASHED = (
     "environment_variables",
     "is_deterministic",
     "jobs",
+    "parallel",
 )
 
 
@@ -175,6 +177,8 @@ class ComponentService(VersionedService[ComponentRow, Component]):
         try:
             if isinstance(spec, CommandComponentSpec):
                 body = self._command(spec, base_dir, file, prefix)
+            elif isinstance(spec, ParallelComponentSpec):
+                body = self._parallel(spec, base_dir, file, prefix)
             else:
                 body = self._pipeline(spec, base_dir, file, prefix, stack)
         except BatchpointError as exc:
@@ -210,6 +214,23 @@ class ComponentService(VersionedService[ComponentRow, Component]):
             "is_deterministic": spec.is_deterministic,
             "resources": spec.resources,
             "distribution": spec.distribution,
+        }
+
+    def _parallel(
+        self, spec: ParallelComponentSpec, base_dir: Path | None, file: str | None, prefix: str
+    ) -> dict[str, Any]:
+        from batchpoint.components.parallel import check_parallel, parallel_settings
+
+        check_parallel(spec, owner=f"component '{spec.name or ANONYMOUS_NAME}'", prefix=prefix, file=file)
+        environment, env_hash = self._environment(spec.task.environment, base_dir, file, f"{prefix}task.")
+        return {
+            "code": self._code(spec.task.code, base_dir, file, f"{prefix}task.code"),
+            "environment": environment,
+            "environment_spec_hash": env_hash,
+            "environment_variables": dict(spec.environment_variables),
+            "is_deterministic": spec.is_deterministic,
+            "resources": spec.resources,
+            "parallel": parallel_settings(spec),
         }
 
     def _code(self, value: str | None, base_dir: Path | None, file: str | None, field: str) -> str | None:
@@ -352,6 +373,7 @@ class ComponentService(VersionedService[ComponentRow, Component]):
             resources=spec.get("resources"),
             jobs=spec.get("jobs"),
             settings=spec.get("settings"),
+            parallel=spec.get("parallel"),
             content_hash=row.content_hash,
             anonymous=row.anonymous,
             archived=row.archived,

@@ -1,4 +1,4 @@
-"""Pydantic specs for component YAML files (``commandComponent.schema.json``, ``pipelineComponent.schema.json``).
+"""Pydantic specs for component YAML files (``commandComponent``, ``parallelComponent``, ``pipelineComponent``).
 
 As the registry's specs, they forbid unknown fields, so a misspelt key is an error naming it. The
 ports (``InputPort``, ``OutputPort``) are both the YAML shape and what a stored ``Component`` shows.
@@ -239,10 +239,76 @@ class PipelineComponentSpec(_ComponentSpec):
         return value
 
 
-ComponentSpec = CommandComponentSpec | PipelineComponentSpec
-KINDS: dict[str, type[CommandComponentSpec] | type[PipelineComponentSpec]] = {
+class ParallelTask(BaseModel):
+    """``task:`` of a parallel component: the entry script's ``init()``/``run(mini_batch)`` and how it runs."""
+
+    model_config = _PORT
+
+    type: Literal["run_function"] = "run_function"
+    code: Annotated[str | None, SpecPath(kind="folder", local=True, snapshots=True)] = None
+    entry_script: Annotated[str, SpecPath(kind="file", upload="none", inside="code")]
+    program_arguments: str | None = None
+    """Arguments the entry script reads (``argparse`` in ``init()``), ``${{inputs.x}}`` and all."""
+    environment: Annotated[str | dict[str, Any] | None, Inline(EnvironmentSpec)] = None
+    append_row_to: str | None = None
+    """``${{outputs.<name>}}``: every ``run()`` result appended, in input order, to that output."""
+
+    @field_validator("entry_script")
+    @classmethod
+    def _check_script(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the entry script is empty")
+        return value
+
+
+class ParallelComponentSpec(_ComponentSpec):
+    """``parallelComponent.schema.json``: an entry script run over an input cut into mini-batches.
+
+    It runs on the batch engine, with all its guarantees (each mini-batch once, retries, error
+    thresholds, resume). ``mini_batch_size`` is a file count, or a size (``"10kb"``, ``"1mb"``):
+    then files are grouped until the group reaches that many bytes.
+    """
+
+    type: Literal["parallel"]
+    task: ParallelTask
+    input_data: str
+    """``${{inputs.<name>}}``: the input cut into mini-batches."""
+    mini_batch_size: int | str = 10
+    resources: dict[str, Any] | None = None
+    max_concurrency_per_instance: int = Field(1, ge=1, le=1024)
+    error_threshold: int = Field(-1, ge=-1)
+    mini_batch_error_threshold: int = Field(-1, ge=-1)
+    retry_settings: dict[str, Any] | None = None
+    logging_level: str = "INFO"
+    environment_variables: dict[str, str] = Field(default_factory=dict)
+    is_deterministic: bool = True
+    partition_keys: list[str] | None = None
+
+    @field_validator("environment_variables", mode="before")
+    @classmethod
+    def _check_variables(cls, value: Any) -> Any:
+        return CommandComponentSpec._check_variables(value)
+
+    @field_validator("mini_batch_size")
+    @classmethod
+    def _check_size(cls, value: int | str) -> int | str:
+        from batchpoint.components.minibatch import parse_size
+
+        parse_size(value)  # a ValueError names the field
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_partitions(self) -> ParallelComponentSpec:
+        if self.partition_keys:
+            raise ValueError("partition_keys (the many-models pattern) is not supported yet")
+        return self
+
+
+ComponentSpec = CommandComponentSpec | PipelineComponentSpec | ParallelComponentSpec
+KINDS: dict[str, type[CommandComponentSpec] | type[PipelineComponentSpec] | type[ParallelComponentSpec]] = {
     "command": CommandComponentSpec,
     "pipeline": PipelineComponentSpec,
+    "parallel": ParallelComponentSpec,
 }
 
 
@@ -254,13 +320,16 @@ def parse_component(data: Any, *, file: str | None = None, prefix: str = "") -> 
     kind = data.get("type")
     if kind is None:
         kind = "command" if "command" in data else "pipeline" if "jobs" in data else None
+        kind = kind or ("parallel" if "task" in data else None)
         if kind is None:
-            raise InvalidInput("a component needs a type (command or pipeline)", field=f"{dotted}type", file=file)
+            raise InvalidInput(
+                "a component needs a type (command, parallel or pipeline)", field=f"{dotted}type", file=file
+            )
         data = {**data, "type": kind}
     spec_type = KINDS.get(kind) if isinstance(kind, str) else None
     if spec_type is None:
         raise InvalidInput(
-            f"component type '{kind}' is not supported; batchpoint runs command and pipeline components",
+            f"component type '{kind}' is not supported; batchpoint runs command, parallel and pipeline components",
             field=f"{dotted}type",
             file=file,
         )

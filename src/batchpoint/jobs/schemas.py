@@ -71,6 +71,15 @@ class RunSpec(BaseModel):
     input: JobInput
     output: JobOutput
     program_arguments: list[str] = Field(default_factory=list)
+    mini_batch_bytes: int | None = None
+    """Mini-batches by size: files grouped until they reach this many bytes (``settings.mini_batch_size`` unused)."""
+    mini_batch_error_threshold: int = -1
+    """Failed mini-batches tolerated before the job fails; -1: any number (a parallel step's setting)."""
+    step: str | None = None
+    """The pipeline step this job runs (a parallel step: a pipeline's child job)."""
+    component: str | None = None
+    outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """A pipeline step's named outputs (``ResolvedOutput`` dumps), which downstream steps read."""
 
 
 class Counts(BaseModel):

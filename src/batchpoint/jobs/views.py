@@ -32,6 +32,7 @@ from batchpoint.jobs.schemas import (
 )
 
 if TYPE_CHECKING:
+    from batchpoint.command_jobs.runspec import ResolvedOutput
     from batchpoint.endpoints.settings import BatchDeploymentSettings
     from batchpoint.store.tables import JobRow
 
@@ -154,6 +155,14 @@ def _batch_io(
     if kind != "batch":
         return {}, {}, None
     spec = RunSpec.model_validate(r["spec"])
+    if spec.outputs:  # a pipeline's parallel step: its outputs by the names the pipeline binds
+        from batchpoint.command_jobs.runspec import ResolvedOutput
+
+        return (
+            {"input_data": spec.input},
+            _named({k: ResolvedOutput.model_validate(o) for k, o in spec.outputs.items()}),
+            spec.settings,
+        )
     return {"input_data": spec.input}, {"score": spec.output}, spec.settings
 
 
@@ -186,13 +195,18 @@ def _command_io(raw: Any) -> tuple[dict[str, JobInput], dict[str, JobOutput]]:
         name: JobInput(type=i.type, path=i.uri or i.path or "", resolved=i.path or "", value=i.value)
         for name, i in spec.inputs.items()
     }
+    return inputs, _named(spec.outputs)
+
+
+def _named(resolved: Mapping[str, ResolvedOutput]) -> dict[str, JobOutput]:
+    """Named outputs as ``job show`` gives them: a ``uri_file`` output's folder, and the file in it."""
     outputs = {}
-    for name, o in spec.outputs.items():
+    for name, o in resolved.items():
         if o.type == "uri_file":
             outputs[name] = JobOutput(type=o.type, path=str(Path(o.path).parent), file=o.path)
         else:
             outputs[name] = JobOutput(type=o.type, path=o.path)
-    return inputs, outputs
+    return outputs
 
 
 def to_job(

@@ -29,7 +29,16 @@ if TYPE_CHECKING:
     from batchpoint.services import Services
 
 _FOLDERISH = frozenset({"uri_folder", "mltable", "mlflow_model", "custom_model"})
-_STEP_KEYS_INLINE = ("command", "code", "environment")
+_STEP_TYPES = {"command": "command", "parallel": "task"}
+"""Step types → the key an inline step of that type must have."""
+_INLINE_KEYS = {
+    "command": ("code", "environment", "environment_variables", "display_name", "description"),
+    "parallel": (
+        "task", "input_data", "mini_batch_size", "resources", "max_concurrency_per_instance", "error_threshold",
+        "mini_batch_error_threshold", "retry_settings", "logging_level", "environment_variables",
+        "is_deterministic", "partition_keys", "display_name", "description",
+    ),
+}  # fmt: skip
 
 
 def compatible(source: str, target: str) -> bool:
@@ -178,26 +187,34 @@ class PlanBuilder:
         for step, data in jobs.items():
             if not isinstance(data, dict):
                 raise self.error("a step is a mapping (type, component, inputs, outputs, ...)", f"jobs.{step}")
-            kind = data.get("type", "command")
-            if kind != "command":
+            kind = data.get("type")
+            if kind not in (None, *_STEP_TYPES):
                 raise self.error(
-                    f"step type '{kind}' is not supported yet; steps of this version are 'command' steps "
-                    "(a component: reference or an inline command)",
+                    f"step type '{kind}' is not supported; steps are 'command' or 'parallel' steps "
+                    "(a component: reference or an inline definition)",
                     f"jobs.{step}.type",
                 )
             ref = data.get("component")
             if ref is None:
-                if not data.get("command"):
-                    raise self.error("a step needs a 'component:' or a 'command:'", f"jobs.{step}")
+                needed = _STEP_TYPES[kind or "command"]
+                if not data.get(needed):
+                    raise self.error(
+                        f"a {kind or 'command'} step needs a 'component:' or a '{needed}:'", f"jobs.{step}"
+                    )
                 continue
             component = self.ctx.components.resolve(
                 ref, base_dir=self.base_dir, field=f"jobs.{step}.component", file=self.file
             )
-            if component.type != "command":
+            if component.type not in _STEP_TYPES:
                 raise self.error(
-                    f"component '{component.name}' is a {component.type} component; steps run command components "
-                    "(nested pipeline components are not supported yet)",
+                    f"component '{component.name}' is a {component.type} component; steps run command or parallel "
+                    "components (nested pipeline components are not supported yet)",
                     f"jobs.{step}.component",
+                )
+            if kind is not None and kind != component.type:
+                raise self.error(
+                    f"the step is of type '{kind}' but component '{component.name}' is a {component.type} component",
+                    f"jobs.{step}.type",
                 )
             found[step] = component
         return found
@@ -217,7 +234,7 @@ class PlanBuilder:
         input_types: dict[str, str],
         step_outputs: dict[str, dict[str, str]],
     ) -> Component:
-        """An inline command step (``command:``, ``code:``, ``environment:``) as an anonymous component."""
+        """An inline step (``command:``, ``code:``, ...; ``task:``, ``input_data:``, ...) as an anonymous component."""
         ports: dict[str, Any] = {}
         for key, value in (data.get("inputs") or {}).items():
             ref = self._binding(value, f"jobs.{step}.inputs.{key}")
@@ -227,14 +244,16 @@ class PlanBuilder:
                 ports[key] = {"type": input_types.get(ref.name, "string")}
             else:
                 ports[key] = {"type": step_outputs.get(ref.step or "", {}).get(ref.name, "uri_folder")}
+        kind = data.get("type") or "command"
         definition: dict[str, Any] = {
-            "type": "command",
+            "type": kind,
             "name": f"{step}",
-            "command": data.get("command"),
             "inputs": ports,
             "outputs": {k: {"type": t} for k, t in step_outputs[step].items()},
         }
-        for key in ("code", "environment", "environment_variables", "display_name", "description"):
+        if kind == "command":
+            definition["command"] = data.get("command")
+        for key in _INLINE_KEYS[kind]:
             if data.get(key) is not None:
                 definition[key] = data[key]
         return self.ctx.components.resolve(definition, base_dir=self.base_dir, field=f"jobs.{step}", file=self.file)
@@ -311,6 +330,8 @@ class PlanBuilder:
                 inputs[key] = StepInput(type=port.type, optional=True)
         return StepPlan(
             name=step,
+            type="parallel" if component.type == "parallel" else "command",
+            parallel=self._parallel_settings(step, data, component),
             component=component.id,
             component_hash=component.content_hash,
             deterministic=component.is_deterministic,
@@ -321,6 +342,14 @@ class PlanBuilder:
             depends_on=sorted(depends),
             force_rerun=bool(data.get("force_rerun", False)),
         )
+
+    def _parallel_settings(self, step: str, data: dict[str, Any], component: Component) -> dict[str, Any] | None:
+        """A parallel step's run settings: its component's, with what the step sets laid over them."""
+        if component.type != "parallel":
+            return None
+        from batchpoint.components.parallel import with_overrides
+
+        return with_overrides(component.parallel or {}, data, field=f"jobs.{step}", file=self.file).model_dump()
 
     def _resolved(self, raw: dict[str, Any], component: Component, step: str) -> dict[str, StepInput]:
         from batchpoint.command_jobs.service import CommandJobService
@@ -426,7 +455,7 @@ def check_outputs_bound(plans: dict[str, StepPlan], outputs: dict[str, Any], *, 
                     )
                 bound[out.parent_output] = plan.name
     for key in outputs:
-        if key not in bound and outputs[key] is None:
+        if key not in bound:
             raise InvalidInput(
                 f"the pipeline's output '{key}' is bound by no step (bind one with ${{{{parent.outputs.{key}}}}})",
                 field=f"outputs.{key}",

@@ -35,6 +35,7 @@ from batchpoint.store.tables import JobEventRow, JobRow
 
 if TYPE_CHECKING:
     from batchpoint.command_jobs.runspec import ResolvedInput, ResolvedOutput
+    from batchpoint.components.schemas import Component
     from batchpoint.executors.launch import Launched
     from batchpoint.jobs.kinds import DriverJob
     from batchpoint.services import Services
@@ -179,15 +180,33 @@ class PipelineDriver:
 
     # -- starting a step --------------------------------------------------------------------------------
     def _start(self, step: str, children: dict[str, Child]) -> None:
-        from batchpoint.command_jobs.runspec import CommandRunSpec
-        from batchpoint.command_jobs.service import CommandJobService
-
         plan = self.plan.steps[step]
         component = self.ctx.components.resolve(plan.component, base_dir=None, field=f"jobs.{step}", file=None)
         name = self._child_name(step)
         inputs, tokens = self._inputs(plan, children)
         outputs = self._outputs(plan, name)
         digest = reuse.fingerprint(plan, tokens, {k: o.type for k, o in plan.outputs.items()})
+        reusable = plan.deterministic and not plan.force_rerun and not self.plan.settings.force_rerun
+        match = reuse.find(self.ctx.db, digest) if reusable else None
+        if plan.type == "parallel":
+            self._start_parallel(plan, component, name, inputs, outputs, digest, match)
+        else:
+            self._start_command(plan, component, name, inputs, outputs, digest, match)
+        self.retry.pop(step, None)
+
+    def _start_command(
+        self,
+        plan: StepPlan,
+        component: Component,
+        name: str,
+        inputs: dict[str, ResolvedInput],
+        outputs: dict[str, ResolvedOutput],
+        digest: str,
+        match: JobRow | None,
+    ) -> None:
+        from batchpoint.command_jobs.runspec import CommandRunSpec
+        from batchpoint.command_jobs.service import CommandJobService
+
         run = CommandRunSpec(
             command=component.command or "",
             code=component.code.removeprefix("snapshot:") if component.code else None,
@@ -196,22 +215,51 @@ class PipelineDriver:
             inputs=inputs,
             outputs=outputs,
             environment_variables={**component.environment_variables, **plan.environment_variables},
-            display_name=step,
+            display_name=plan.name,
             component=plan.component,
             fingerprint=digest,
-            step=step,
+            step=plan.name,
         )
-        reusable = plan.deterministic and not plan.force_rerun and not self.plan.settings.force_rerun
-        match = reuse.find(self.ctx.db, digest) if reusable else None
         service = CommandJobService(self.ctx)
         if match is not None:
-            self._reuse(service, run, name, match)
+            reused, original = self._reused_outputs(plan.name, outputs, match)
+            run = run.model_copy(update={"outputs": reused, "reused_from": original})
+            service.create_run(run, name=name, parent_job_name=self.name, experiment_name=self.experiment, start=False)
+            self._record_reused(plan.name, name, original)
             return
-        log.info("step %s: starting job %s", step, name)
+        log.info("step %s: starting job %s", plan.name, name)
         service.create_run(
             run, name=name, parent_job_name=self.name, experiment_name=self.experiment, start=not self.through_queue
         )
-        self.retry.pop(step, None)
+
+    def _start_parallel(
+        self,
+        plan: StepPlan,
+        component: Component,
+        name: str,
+        inputs: dict[str, ResolvedInput],
+        outputs: dict[str, ResolvedOutput],
+        digest: str,
+        match: JobRow | None,
+    ) -> None:
+        from batchpoint.components.parallel import ParallelSettings
+        from batchpoint.pipelines import parallel
+
+        run = parallel.run_spec(self.ctx, plan, component, inputs, outputs)
+        spec = run.model_dump(mode="json")
+        if match is not None:
+            reused, original = self._reused_outputs(plan.name, outputs, match)
+            spec = parallel.retarget(spec, ParallelSettings.model_validate(plan.parallel), reused, original)
+        self.ctx.jobs.add(
+            name, type=parallel.JOB_TYPE, parent_job_name=self.name, experiment_name=self.experiment, spec=spec,
+            fingerprint=digest, output_uri=spec["output"]["path"],
+        )  # fmt: skip
+        if match is not None:
+            self._record_reused(plan.name, name, spec["reused_from"])
+            return
+        log.info("step %s: starting batch job %s", plan.name, name)
+        if not self.through_queue:
+            self.ctx.jobs.start_driver(name, 1, run.compute.get("type"))
 
     def _child_name(self, step: str) -> str:
         base = f"{self.name}-{step}"
@@ -269,32 +317,35 @@ class PipelineDriver:
                 outputs[key] = CommandJobService(self.ctx).default_output(child_name, key, out.type)
         return outputs
 
-    def _reuse(self, service: Any, run: Any, name: str, match: JobRow) -> None:
-        """Record the step Completed at once, its outputs the matched job's (copied where a path is fixed)."""
+    def _reused_outputs(
+        self, step: str, mine: dict[str, ResolvedOutput], match: JobRow
+    ) -> tuple[dict[str, ResolvedOutput], str]:
+        """The matched job's outputs (copied where this step's path is fixed) and the job that really ran it."""
         from batchpoint.command_jobs.runspec import ResolvedOutput
 
         theirs = (match.spec or {}).get("outputs") or {}
-        original = (match.spec or {}).get("reused_from") or match.name  # the job that really ran it
+        original = (match.spec or {}).get("reused_from") or match.name
         outputs = {}
-        for key, mine in run.outputs.items():
+        for key, own in mine.items():
             source = theirs.get(key, {}).get("path")
-            if self._is_fixed(run.step, key) and source and Path(source) != Path(mine.path):
-                _copy(Path(source), Path(mine.path))
-                outputs[key] = mine
+            if self._is_fixed(step, key) and source and Path(source) != Path(own.path):
+                _copy(Path(source), Path(own.path))
+                outputs[key] = own
             else:
-                outputs[key] = ResolvedOutput.model_validate(theirs[key]) if key in theirs else mine
-        run = run.model_copy(update={"outputs": outputs, "reused_from": original})
-        service.create_run(run, name=name, parent_job_name=self.name, experiment_name=self.experiment, start=False)
+                outputs[key] = ResolvedOutput.model_validate(theirs[key]) if key in theirs else own
+        return outputs, original
+
+    def _record_reused(self, step: str, name: str, original: str) -> None:
+        """The stored (never started) child job: Completed at once, reused from ``original``."""
         with self.ctx.db.read() as s:
             child_id = s.scalar(select(JobRow.id).where(JobRow.name == name))
         record = JobRecord(self.ctx.db, int(child_id or 0), 1)
         try:
             record.advance("run", detail=f"reused from {original}")
             record.complete(publication={"reused_from": original})
-            log.info("step %s: reused the outputs of %s", run.step, original)
+            log.info("step %s: reused the outputs of %s", step, original)
         except (Superseded, CancelPending):
-            log.info("step %s: job %s was started by the queue before it could be reused", run.step, name)
-        self.retry.pop(run.step or "", None)
+            log.info("step %s: job %s was started by the queue before it could be reused", step, name)
 
     def _is_fixed(self, step: str | None, key: str) -> bool:
         out = self.plan.steps[step or ""].outputs[key]

@@ -45,7 +45,7 @@ class StepOutput(BaseModel):
 
 class StepPlan(BaseModel):
     name: str
-    type: Literal["command"] = "command"
+    type: Literal["command", "parallel"] = "command"
     component: str
     """The stored component's id (``azureml:NAME:VERSION``)."""
     component_hash: str
@@ -56,6 +56,8 @@ class StepPlan(BaseModel):
     environment_variables: dict[str, str] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
     force_rerun: bool = False
+    parallel: dict[str, Any] | None = None
+    """A parallel step's run settings (``components/parallel.py: ParallelSettings``), the step's overrides applied."""
 
 
 class PipelinePlan(BaseModel):

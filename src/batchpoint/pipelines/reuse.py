@@ -25,6 +25,8 @@ from batchpoint.pipelines.plan import StepPlan
 from batchpoint.store import Database
 from batchpoint.store.tables import JobRow
 
+_TUNING = frozenset({"instance_count", "max_concurrency_per_instance", "timeout"})
+
 
 def fingerprint(step: StepPlan, inputs: dict[str, str | None], output_types: dict[str, str]) -> str:
     """``inputs``: each input's identity token (``literal:…``, ``content:…``, ``step:…``), None when unset."""
@@ -34,6 +36,8 @@ def fingerprint(step: StepPlan, inputs: dict[str, str | None], output_types: dic
         "inputs": dict(sorted(inputs.items())),
         "outputs": dict(sorted(output_types.items())),
     }
+    if step.parallel is not None:  # how many workers ran it does not change the result; the rest may
+        record["parallel"] = {k: v for k, v in step.parallel.items() if k not in _TUNING}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -47,7 +51,7 @@ def input_token(resolved: dict[str, Any]) -> str:
 
 
 def find(db: Database, digest: str) -> JobRow | None:
-    """The newest completed command job with this fingerprint whose outputs are all still in place."""
+    """The newest completed step job with this fingerprint whose outputs are all still in place."""
     with db.read() as s:
         rows = list(
             s.scalars(

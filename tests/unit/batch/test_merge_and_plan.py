@@ -9,6 +9,7 @@ from sqlalchemy import select
 from batchpoint.batch import merge
 from batchpoint.batch.ledger import Batch, Ledger, Superseded
 from batchpoint.batch.plan import PlanReader, write_plan
+from batchpoint.components.minibatch import parse_size
 from batchpoint.errors import Conflict
 from batchpoint.runtime.formatting import write_part
 from batchpoint.store import Database
@@ -58,6 +59,32 @@ def test_plan_streams_files_into_minibatches(tmp_path: Path) -> None:
         assert reader.files(rows[4].offset, rows[4].count)[-1] == "/data/odd\nname.csv"
         assert reader.files(rows[1].offset, 2) == ["/data/f5.csv", "/data/f6.csv"]
         reader.close()
+
+
+def test_plan_by_size_groups_files_up_to_the_byte_budget(tmp_path: Path) -> None:
+    db, job_id = _db_with_job(tmp_path)
+    sizes = [400, 400, 400, 2000, 100, 100]  # the 2000-byte file is larger than the budget: alone
+    files = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(b"x" * size)
+        files.append(str(path))
+    n_batches, n_files = write_plan(db, job_id, iter(files), tmp_path / "plan.jsonl", 10, max_bytes=1000)
+    assert (n_batches, n_files) == (4, 6)
+    with db.read() as s:
+        rows = s.scalars(select(MiniBatchRow).order_by(MiniBatchRow.idx)).all()
+        assert [r.count for r in rows] == [2, 1, 1, 2]
+        reader = PlanReader(tmp_path / "plan.jsonl")
+        assert reader.files(rows[3].offset, rows[3].count) == files[4:]
+        reader.close()
+
+
+def test_mini_batch_sizes_parse_as_counts_or_bytes() -> None:
+    assert parse_size(10) == (10, None) and parse_size("7") == (7, None)
+    assert parse_size("10kb") == (None, 10240) and parse_size("1.5MB") == (None, 1572864)
+    for bad in ("ten", "0", "-1kb", True, "10 tb"):
+        with pytest.raises(ValueError, match="mini_batch_size"):
+            parse_size(bad)  # type: ignore[arg-type]
 
 
 def test_ledger_commit_is_a_compare_and_set_and_epochs_fence(tmp_path: Path) -> None:

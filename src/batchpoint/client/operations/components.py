@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchpoint.components.schemas import Component
-from batchpoint.components.specs import CommandComponentSpec, ComponentSpec, PipelineComponentSpec, parse_component
+from batchpoint.components.specs import ComponentSpec, parse_component
 from batchpoint.registry.specs import merge_fields
 
 if TYPE_CHECKING:
@@ -36,11 +36,7 @@ class ComponentOperations:
         given_version = None if version is None else str(version)
         if isinstance(source, str | Path):
             return service.create_from_file(Path(source), name=name, version=given_version, set_pairs=overrides)
-        data = (
-            source.model_dump(mode="json", exclude_none=True)
-            if isinstance(source, CommandComponentSpec | PipelineComponentSpec)
-            else copy.deepcopy(source)
-        )
+        data = copy.deepcopy(source) if isinstance(source, dict) else source.model_dump(mode="json", exclude_none=True)
         merge_fields(data, {"name": name, "version": given_version}, overrides, path_fields=())
         folder = Path(base_dir) if base_dir is not None else Path.cwd()
         return service.create(parse_component(data), base_dir=folder.resolve())
