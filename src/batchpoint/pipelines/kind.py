@@ -220,15 +220,13 @@ class PipelineDriver:
             fingerprint=digest,
             step=plan.name,
         )
-        service = CommandJobService(self.ctx)
         if match is not None:
             reused, original = self._reused_outputs(plan.name, outputs, match)
             run = run.model_copy(update={"outputs": reused, "reused_from": original})
-            service.create_run(run, name=name, parent_job_name=self.name, experiment_name=self.experiment, start=False)
-            self._record_reused(plan.name, name, original)
+            self._store_reused("command", name, run.model_dump(mode="json"), digest, original)
             return
         log.info("step %s: starting job %s", plan.name, name)
-        service.create_run(
+        CommandJobService(self.ctx).create_run(
             run, name=name, parent_job_name=self.name, experiment_name=self.experiment, start=not self.through_queue
         )
 
@@ -250,13 +248,12 @@ class PipelineDriver:
         if match is not None:
             reused, original = self._reused_outputs(plan.name, outputs, match)
             spec = parallel.retarget(spec, ParallelSettings.model_validate(plan.parallel), reused, original)
+            self._store_reused(parallel.JOB_TYPE, name, spec, digest, original)
+            return
         self.ctx.jobs.add(
             name, type=parallel.JOB_TYPE, parent_job_name=self.name, experiment_name=self.experiment, spec=spec,
             fingerprint=digest, output_uri=spec["output"]["path"],
         )  # fmt: skip
-        if match is not None:
-            self._record_reused(plan.name, name, spec["reused_from"])
-            return
         log.info("step %s: starting batch job %s", plan.name, name)
         if not self.through_queue:
             self.ctx.jobs.start_driver(name, 1, run.compute.get("type"))
@@ -335,17 +332,13 @@ class PipelineDriver:
                 outputs[key] = ResolvedOutput.model_validate(theirs[key]) if key in theirs else own
         return outputs, original
 
-    def _record_reused(self, step: str, name: str, original: str) -> None:
-        """The stored (never started) child job: Completed at once, reused from ``original``."""
-        with self.ctx.db.read() as s:
-            child_id = s.scalar(select(JobRow.id).where(JobRow.name == name))
-        record = JobRecord(self.ctx.db, int(child_id or 0), 1)
-        try:
-            record.advance("run", detail=f"reused from {original}")
-            record.complete(publication={"reused_from": original})
-            log.info("step %s: reused the outputs of %s", step, original)
-        except (Superseded, CancelPending):
-            log.info("step %s: job %s was started by the queue before it could be reused", step, name)
+    def _store_reused(self, kind: str, name: str, spec: dict[str, Any], digest: str, original: str) -> None:
+        """The step's child job, Completed from the start with the outputs of ``original``."""
+        self.ctx.jobs.add_completed(
+            name, detail=f"reused from {original}", publication={"reused_from": original}, type=kind,
+            parent_job_name=self.name, experiment_name=self.experiment, spec=spec, fingerprint=digest,
+        )  # fmt: skip
+        log.info("step %s: reused the outputs of %s", spec.get("step"), original)
 
     def _is_fixed(self, step: str | None, key: str) -> bool:
         out = self.plan.steps[step or ""].outputs[key]
