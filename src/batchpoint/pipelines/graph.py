@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from batchpoint.command_jobs.inputs import literal_type
 from batchpoint.common import expressions, names
 from batchpoint.errors import InvalidInput
+from batchpoint.pipelines import nesting
 from batchpoint.pipelines.plan import (
     LITERAL_TYPES,
     PATH_TYPES,
@@ -170,6 +171,7 @@ class PlanBuilder:
             except InvalidInput as exc:
                 exc.file = self.file
                 raise
+        jobs = nesting.flatten(jobs, self._resolve_component, file=self.file)
         components = self._referenced_components(jobs)
         step_outputs = {s: self._declared_outputs(s, d, components.get(s)) for s, d in jobs.items()}
         for step, data in jobs.items():
@@ -181,6 +183,9 @@ class PlanBuilder:
                 step, data, components[step], input_types, output_types, step_outputs, settings, default_compute
             )
         return plans, self._order(plans)
+
+    def _resolve_component(self, ref: Any, field: str) -> Component:
+        return self.ctx.components.resolve(ref, base_dir=self.base_dir, field=field, file=self.file)
 
     def _referenced_components(self, jobs: dict[str, dict[str, Any]]) -> dict[str, Component]:
         found: dict[str, Component] = {}
@@ -207,8 +212,8 @@ class PlanBuilder:
             )
             if component.type not in _STEP_TYPES:
                 raise self.error(
-                    f"component '{component.name}' is a {component.type} component; steps run command or parallel "
-                    "components (nested pipeline components are not supported yet)",
+                    f"component '{component.name}' is a {component.type} component; steps run command, parallel "
+                    "or pipeline components",
                     f"jobs.{step}.component",
                 )
             if kind is not None and kind != component.type:
