@@ -6,6 +6,11 @@ whole process tree; stdout and stderr to ``logs/user_logs/std_log.txt`` as Azure
 Completed on exit 0, with the outputs' files recorded for ``job download``; Failed otherwise, with the
 exit code and the last lines the command wrote to stderr. A resumed driver runs the command again,
 with its output folders emptied first.
+
+Where the command runs is its compute's choice, made once in ``placement_for``: a process group of
+this machine (``LocalPlacement``), or a Ray task on a ``ray`` compute's cluster
+(``command_jobs/ray_runner.py``). Everything else (states, heartbeat, cancel, timeout, resume, the
+failure message) is this module's, the same for both.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import text
 
@@ -34,6 +39,7 @@ from batchpoint.jobs.schemas import JobState
 
 if TYPE_CHECKING:
     from batchpoint.environments.builder import EnvironmentBuild
+    from batchpoint.environments.definitions import EnvironmentRequest
     from batchpoint.executors.launch import Launched
     from batchpoint.executors.privileges import WorkerIdentity
     from batchpoint.jobs.kinds import DriverJob
@@ -41,6 +47,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("batchpoint.driver")
 STD_LOG = Path("user_logs") / "std_log.txt"
+EXECUTOR_FILE = "executor.json"
+"""``logs/executor.json``: where the command ran (``local`` or ``ray``, and its process)."""
 TAIL_LINES = 5
 KILL_GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.1
@@ -71,7 +79,8 @@ class CommandRunner:
         self.record = JobRecord(ctx.db, job.id, epoch)
         self.job_dir = ctx.layout.job_dir(job.name)
         self.logs = self.job_dir / "logs"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: CommandProcess | None = None
+        self.placement: Placement = LocalPlacement(self)  # until the spec is read: placement_for
         self.resumed = False
 
     def run(self) -> JobState:
@@ -132,20 +141,21 @@ class CommandRunner:
             "prepare", started_at=now, heartbeat_at=now, driver_pid=os.getpid(), driver_host=socket.gethostname()
         )
         spec = self._spec()
+        self.placement = placement_for(spec, self)
         built = self._environment(spec)
         self.record.update(environment=json.dumps(built.job_record(), default=str))
         code_dir = self._code(spec)
         work_dir = code_dir or self.job_dir / "work"
         work_dir.mkdir(parents=True, exist_ok=True)
-        run_as = self._worker_user()
+        run_as = self.placement.worker_user()
         self._outputs(spec, run_as, work_dir)
         from batchpoint.command_jobs.service import check_rendering
 
         command = check_rendering(spec, owner=f"job '{self.job.name}'")
         (self.logs / "command.txt").write_text(command + "\n")
-        env = self._env(spec, built, run_as)
+        env = self.placement.environment(self._job_variables(spec), built, run_as)
         self.record.advance("run")
-        code, tail = self._execute(command, work_dir, env, run_as, spec.timeout_seconds)
+        code, tail = self._execute(command, work_dir, env, built, run_as, spec.timeout_seconds)
         if code != 0:
             words = f"command exited with code {code}" if code > 0 else f"command was killed by signal {-code}"
             return self._end(JobState.failed, words + (f": {tail}" if tail else ""))
@@ -156,17 +166,13 @@ class CommandRunner:
 
     def _environment(self, spec: CommandRunSpec) -> EnvironmentBuild:
         from batchpoint.batch.prepare import _write_summary
-        from batchpoint.common.beating import beating
         from batchpoint.environments import definitions
-        from batchpoint.environments.builder import EnvironmentBuilder
 
         if spec.environment is None:
             request = definitions.EnvironmentRequest(kind="current", notes=["the job names no environment"])
         else:
             request = definitions.from_registered(self.ctx.environments.resolve(spec.environment))
-        interval = self.ctx.settings.engine.heartbeat_seconds
-        with beating(self.record.heartbeat, interval, name="environment-build-heartbeat", what="write the heartbeat"):
-            built = EnvironmentBuilder(self.ctx.layout.cache).build(request)
+        built = self.placement.build_environment(request)
         _write_summary(self.logs / "environment.txt", built)
         return built
 
@@ -189,11 +195,6 @@ class CommandRunner:
         shutil.rmtree(staging, ignore_errors=True)
         return code_dir
 
-    def _worker_user(self) -> WorkerIdentity | None:
-        from batchpoint.executors import privileges
-
-        return privileges.for_job(self.ctx.settings.engine.worker_user, self.job_dir)
-
     def _outputs(self, spec: CommandRunSpec, run_as: WorkerIdentity | None, work_dir: Path) -> None:
         """New, empty output folders (a resumed driver empties what the earlier run left)."""
         from batchpoint.executors import privileges
@@ -214,16 +215,9 @@ class CommandRunner:
             writes.append(run_as.home)
         privileges.grant(run_as, *writes)
 
-    def _env(self, spec: CommandRunSpec, built: EnvironmentBuild, run_as: WorkerIdentity | None) -> dict[str, str]:
-        # The driver's own settings (the database URL among them) are not the command's business.
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("BATCHPOINT_")}
-        for key in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "CONDA_PREFIX"):
-            env.pop(key, None)
-        bin_dir = str(Path(built.python).parent) if built.kind != "current" else str(Path(sys.executable).parent)
-        env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
-        if built.kind != "current" and built.path:
-            env["VIRTUAL_ENV"] = built.path
-        env["PYTHONUNBUFFERED"] = "1"  # std_log shows lines as they are printed (Azure's runtime does this too)
+    def _job_variables(self, spec: CommandRunSpec) -> dict[str, str]:
+        """What batchpoint and the job set for the command, wherever it runs (the placement adds the rest)."""
+        env = {"PYTHONUNBUFFERED": "1"}  # std_log shows lines as they are printed (Azure's runtime does this too)
         env["AZUREML_RUN_ID"] = self.job.name
         env["AZUREML_JOB_NAME"] = self.job.name
         if self.job.parent_job_name:
@@ -233,40 +227,35 @@ class CommandRunner:
         if experiment:
             env["AZUREML_EXPERIMENT_NAME"] = str(experiment)
         env.update(spec.environment_variables)
-        if run_as is not None:
-            from batchpoint.executors import privileges
-
-            env = privileges.user_environment(env, run_as)
         return env
 
     # -- running the command -----------------------------------------------------------------------
     def _execute(
-        self, command: str, cwd: Path, env: dict[str, str], run_as: WorkerIdentity | None, timeout: float | None
+        self,
+        command: str,
+        cwd: Path,
+        env: dict[str, str],
+        built: EnvironmentBuild,
+        run_as: WorkerIdentity | None,
+        timeout: float | None,
     ) -> tuple[int, str]:
         """Run the command to its end; (exit code, the last stderr lines, redacted). ``_Stopped`` when stopped."""
         log_path = self.logs / STD_LOG
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        options: dict[str, Any] = run_as.popen_options() if run_as is not None else {}
-        with open(log_path, "ab") as out:
-            if self.resumed and out.tell():
+        if self.resumed and log_path.is_file() and log_path.stat().st_size:
+            with open(log_path, "ab") as out:
                 out.write(f"\n===== run again (driver epoch {self.epoch}) =====\n".encode())
-                out.flush()
-            log.info("running: %s", command)
-            self.proc = subprocess.Popen(
-                ["bash", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.PIPE, start_new_session=True, **options,
-            )  # fmt: skip
-            tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-            assert self.proc.stderr is not None
-            copier = threading.Thread(target=_copy_stderr, args=(self.proc.stderr, out, tail), daemon=True)
-            copier.start()
-            self._watch(timeout)
-            code = self.proc.wait()
-            self._kill_tree()  # what the command left running in the background ends with it
-            copier.join(timeout=5)
+        log.info("running on %s: %s", self.placement.executor, command)
+        self.proc = self.placement.start(command, cwd, env, log_path, built, run_as)
+        (self.logs / EXECUTOR_FILE).write_text(json.dumps(self.proc.describe(), indent=2) + "\n")
+        self._watch(timeout)
+        code = self.proc.wait(None)
+        assert code is not None
+        self._kill_tree()  # what the command left running in the background ends with it
+        (self.logs / EXECUTOR_FILE).write_text(json.dumps(self.proc.describe(), indent=2) + "\n")
         from batchpoint.common.redact import redact
 
-        return code, redact(" | ".join(line for line in tail if line.strip()))
+        return code, redact(" | ".join(line for line in self.proc.tail() if line.strip()))
 
     def _watch(self, timeout: float | None) -> None:
         """Wait for the command, beating the heartbeat and looking for a cancel; ``_Stopped`` when one comes."""
@@ -286,22 +275,18 @@ class CommandRunner:
             if timeout and now - started > timeout:
                 self._stop()
                 raise _Stopped("timeout")
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=min(_POLL_SECONDS, interval))
+            self.proc.wait(min(_POLL_SECONDS, interval))
 
     def _stop(self) -> None:
-        """SIGTERM to the command's process group, SIGKILL after a grace period."""
+        """Ask the command to stop (SIGTERM), then kill it after a grace period."""
         assert self.proc is not None
-        _signal_group(self.proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=KILL_GRACE_SECONDS)
+        self.proc.terminate()
+        self.proc.wait(KILL_GRACE_SECONDS)
         self._kill_tree()
 
     def _kill_tree(self) -> None:
         if self.proc is not None:
-            _signal_group(self.proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=5)
+            self.proc.kill()
 
     def _record_outputs(self, spec: CommandRunSpec) -> dict[str, str]:
         """The files each output holds now (``output-manifest.json``): downloads hand out exactly those."""
@@ -331,3 +316,163 @@ def _copy_stderr(pipe: IO[bytes], out: IO[bytes], tail: collections.deque[str]) 
             out.flush()
             tail.append(line.decode(errors="replace").rstrip()[:500])
     pipe.close()
+
+
+# -- where the command runs ------------------------------------------------------------------------
+class CommandProcess(Protocol):
+    """A started command, on this machine or on a Ray cluster: what the driver's watch loop needs of it."""
+
+    def poll(self) -> int | None:
+        """The exit code (negative: killed by that signal), or None while it runs."""
+
+    def wait(self, timeout: float | None) -> int | None:
+        """Wait up to ``timeout`` seconds (None: to the end); the exit code, or None if still running."""
+
+    def terminate(self) -> None:
+        """Ask the command to stop (SIGTERM to its process group)."""
+
+    def kill(self) -> None:
+        """Kill the command's whole process tree now (idempotent); nothing it started outlives this."""
+
+    def tail(self) -> list[str]:
+        """The last lines the command wrote to stderr."""
+
+    def describe(self) -> dict[str, Any]:
+        """Where it runs (``logs/executor.json``): the executor and its process."""
+
+
+class Placement(Protocol):
+    """Where a command job's command runs: its environment, its user, its variables, its process."""
+
+    executor: str
+
+    def build_environment(self, request: EnvironmentRequest) -> EnvironmentBuild: ...
+
+    def worker_user(self) -> WorkerIdentity | None: ...
+
+    def environment(
+        self, job_vars: dict[str, str], built: EnvironmentBuild, run_as: WorkerIdentity | None
+    ) -> dict[str, str]: ...
+
+    def start(
+        self,
+        command: str,
+        cwd: Path,
+        env: dict[str, str],
+        log_path: Path,
+        built: EnvironmentBuild,
+        run_as: WorkerIdentity | None,
+    ) -> CommandProcess: ...
+
+
+def placement_for(spec: CommandRunSpec, runner: CommandRunner) -> Placement:
+    """Where the command runs, by the job's compute type: the one place that decides it.
+
+    Ray is imported only here, and only for a ``ray`` compute: other drivers never load it.
+    """
+    if spec.compute.get("type") == "ray":
+        from batchpoint.command_jobs.ray_runner import RayPlacement
+
+        return RayPlacement(
+            spec.compute,
+            job_name=runner.job.name,
+            settings=runner.ctx.settings.ray,
+            keep_alive=runner.record.heartbeat,
+            heartbeat_seconds=runner.ctx.settings.engine.heartbeat_seconds,
+        )
+    return LocalPlacement(runner)
+
+
+class LocalPlacement:
+    """The command as a process group of this machine, in the environment built here."""
+
+    executor = "local"
+
+    def __init__(self, runner: CommandRunner) -> None:
+        self.ctx = runner.ctx
+        self.job_dir = runner.job_dir
+        self.heartbeat = runner.record.heartbeat
+
+    def build_environment(self, request: EnvironmentRequest) -> EnvironmentBuild:
+        from batchpoint.common.beating import beating
+        from batchpoint.environments.builder import EnvironmentBuilder
+
+        interval = self.ctx.settings.engine.heartbeat_seconds
+        with beating(self.heartbeat, interval, name="environment-build-heartbeat", what="write the heartbeat"):
+            return EnvironmentBuilder(self.ctx.layout.cache).build(request)
+
+    def worker_user(self) -> WorkerIdentity | None:
+        from batchpoint.executors import privileges
+
+        return privileges.for_job(self.ctx.settings.engine.worker_user, self.job_dir)
+
+    def environment(
+        self, job_vars: dict[str, str], built: EnvironmentBuild, run_as: WorkerIdentity | None
+    ) -> dict[str, str]:
+        # The driver's own settings (the database URL among them) are not the command's business.
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("BATCHPOINT_")}
+        for key in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "CONDA_PREFIX"):
+            env.pop(key, None)
+        bin_dir = str(Path(built.python).parent) if built.kind != "current" else str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
+        if built.kind != "current" and built.path:
+            env["VIRTUAL_ENV"] = built.path
+        env.update(job_vars)
+        if run_as is not None:
+            from batchpoint.executors import privileges
+
+            env = privileges.user_environment(env, run_as)
+        return env
+
+    def start(
+        self,
+        command: str,
+        cwd: Path,
+        env: dict[str, str],
+        log_path: Path,
+        built: EnvironmentBuild,
+        run_as: WorkerIdentity | None,
+    ) -> CommandProcess:
+        return LocalCommand(command, cwd, env, log_path, run_as)
+
+
+class LocalCommand:
+    """``bash -c`` in a new session (so that a cancel stops the whole tree), stderr copied into std_log."""
+
+    def __init__(
+        self, command: str, cwd: Path, env: dict[str, str], log_path: Path, run_as: WorkerIdentity | None
+    ) -> None:
+        options: dict[str, Any] = run_as.popen_options() if run_as is not None else {}
+        self.out = open(log_path, "ab")  # noqa: SIM115 - open while the command runs; closed by kill()
+        self.proc = subprocess.Popen(
+            ["bash", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self.out,
+            stderr=subprocess.PIPE, start_new_session=True, **options,
+        )  # fmt: skip
+        self._tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        assert self.proc.stderr is not None
+        self.copier = threading.Thread(target=_copy_stderr, args=(self.proc.stderr, self.out, self._tail), daemon=True)
+        self.copier.start()
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def wait(self, timeout: float | None) -> int | None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return self.proc.wait(timeout=timeout)
+        return None
+
+    def terminate(self) -> None:
+        _signal_group(self.proc.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        self.copier.join(timeout=5)
+        self.out.close()
+
+    def tail(self) -> list[str]:
+        return list(self._tail)
+
+    def describe(self) -> dict[str, Any]:
+        return {"executor": "local", "host": socket.gethostname(), "pid": self.proc.pid}
