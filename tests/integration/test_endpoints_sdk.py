@@ -43,6 +43,9 @@ def test_spec_objects_create_the_same_things_as_files(client: Client, azure: Pat
     deployment = client.batch_deployments.create(spec, base_dir=folder, set_default=True)
     assert deployment.model == "azureml:sdk-model:1" and deployment.is_default
     assert deployment.settings is not None and deployment.settings.mini_batch_size == 3
+    hello = azure / "deploy-pipelines/hello-batch/hello-component/hello.yml"
+    client.components.create(hello)
+    client.components.create(hello, version="2", overrides=[("display_name", "v2")])
     pipeline = PipelineDeploymentSpec(
         name="sdk-pipeline", endpoint_name="sdk-endpoint", type="pipeline", component="azureml:hello_batch:2"
     )

@@ -62,7 +62,7 @@ def _interrupted(name: str) -> NoReturn:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Option(*FILE_FLAGS, help="The job's YAML (type: command).")],
+    file: Annotated[Path, typer.Option(*FILE_FLAGS, help="The job's YAML (type: command or pipeline).")],
     name: Annotated[
         str | None, typer.Option("--name", "-n", help="Name of the job (default: the file's, else generated).")
     ] = None,

@@ -213,8 +213,9 @@ class RemoteJobs:
         file: str | None = None,
         start: bool = True,
     ) -> Job:
-        """Create a command job on the server (its queue starts it, whatever ``start`` says); the local code
-        folder and local inputs are uploaded first (``command_jobs/remote.py``)."""
+        """Create a command or pipeline job on the server (its queue starts it, whatever ``start`` says); the
+        local code folders, inputs and component files are uploaded first (``command_jobs/remote.py``,
+        ``pipelines/remote.py``)."""
         import copy
 
         if isinstance(source, dict):
@@ -225,16 +226,28 @@ class RemoteJobs:
             base_dir, file = path.resolve().parent, str(path)
         try:
             ov.apply(data, set_pairs or [])
-            if data.get("type", "command" if "command" in data else None) == "command":
-                from batchpoint.command_jobs.remote import upload_command_paths
-                from batchpoint.command_jobs.service import default_experiment
-
-                # Azure files it under the folder it was created from: this machine's, not the server's.
-                data.setdefault("experiment_name", default_experiment(base_dir))
-                data = upload_command_paths(self.t, data, base_dir)
+            data = self._upload_job_paths(data, base_dir, file)
             return self.t.send(Job, "POST", f"{API}/jobs", json={"spec": data, "name": name})
         except BatchpointError as exc:
             raise with_file(exc, file) from None
+
+    def _upload_job_paths(self, data: dict[str, Any], base_dir: Path | None, file: str | None) -> dict[str, Any]:
+        """The job's local files uploaded (``command_jobs/remote.py``, ``pipelines/remote.py``), by its type."""
+        from batchpoint.command_jobs.service import default_experiment
+        from batchpoint.jobs.creation import job_type
+
+        kind = job_type(data, file)
+        if kind not in ("command", "pipeline"):
+            return data  # the server names what it cannot create
+        # Azure files it under the folder it was created from: this machine's, not the server's.
+        data.setdefault("experiment_name", default_experiment(base_dir))
+        if kind == "command":
+            from batchpoint.command_jobs.remote import upload_command_paths
+
+            return upload_command_paths(self.t, data, base_dir)
+        from batchpoint.pipelines.remote import upload_pipeline_paths
+
+        return upload_pipeline_paths(self.t, data, base_dir, file=file)
 
     def get(self, name: str) -> Job:
         return self.t.get(Job, f"{API}/jobs/{q(name)}")

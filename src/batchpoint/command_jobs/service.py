@@ -61,14 +61,15 @@ class CommandJobService:
         parent_job_name: str | None,
         experiment_name: str,
         start: bool = True,
+        invoked_by: str | None = None,
     ) -> Job:
         """Store the job (Queued) and, with ``start``, launch its driver; the server passes ``start=False``
-        and its queue starts it."""
+        and its queue starts it. ``invoked_by``: whose job it is, when not this caller's (a pipeline's step)."""
         names.job_name(name, "name")
         check_rendering(run, owner=f"job '{name}'")
         self.ctx.jobs.add(
             name, type=JOB_TYPE, parent_job_name=parent_job_name, experiment_name=experiment_name,
-            spec=run.model_dump(mode="json"), fingerprint=run.fingerprint,
+            spec=run.model_dump(mode="json"), fingerprint=run.fingerprint, invoked_by=invoked_by,
         )  # fmt: skip
         if start:
             self.ctx.jobs.start_driver(name, 1, run.compute.get("type"))

@@ -1,7 +1,7 @@
 """Turning a ``type: pipeline`` spec into a stored deployment.
 
-The component is either a registry reference, kept as text (its syntax is checked here; the
-pipeline engine resolves it when a job runs), or a local pipeline component YAML. A local one is
+The component is either a registered pipeline component, pinned here to the version it names
+(``@latest`` resolved now), or a local pipeline component YAML. A local one is
 checked (``type: pipeline`` with a non-empty ``jobs:`` mapping) and its folder snapshotted, so
 that the deployment keeps running the pipeline as it was deployed; it is stored as
 ``snapshot:<sha>/<path of the YAML inside the folder>``.
@@ -54,12 +54,26 @@ class PipelineDeploymentBuilder:
                 raise InvalidInput(f"'{value}' names no file of its snapshot", field="component", file=self.file)
             return value
         if value.startswith("azureml:"):
-            try:
-                return str(refs.parse(value, "component"))
-            except InvalidInput as exc:
-                exc.file = self.file
-                raise
+            return self._registered_component(value)
         return self._local_component(value)
+
+    def _registered_component(self, value: str) -> str:
+        """A registered pipeline component, pinned to its version now (``@latest`` included), as Azure's
+        CLI does: registering a newer version later never changes what this deployment runs."""
+        try:
+            refs.parse(value, "component")
+            component = self.ctx.components.resolve(value, field="component", file=self.file)
+        except (InvalidInput, NotFound) as exc:
+            exc.field, exc.file = "component", self.file
+            raise
+        if component.type != "pipeline":
+            raise InvalidInput(
+                f"component '{component.name}' is a {component.type} component; a pipeline deployment runs a "
+                "pipeline component (wrap the step in one)",
+                field="component",
+                file=self.file,
+            )
+        return component.id
 
     def _local_component(self, value: str) -> str:
         path = paths.resolve_relative(value, self.base_dir, "component", file=self.file)

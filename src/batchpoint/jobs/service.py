@@ -136,10 +136,12 @@ class JobService:
         with self.ctx.db.session(durable=completed is not None) as s:
             if s.scalar(select(JobRow.id).where(JobRow.name == name)) is not None:
                 raise Conflict(f"a job named '{name}' already exists", field=field)
-            row = JobRow(name=name, state=JobState.queued.value, invoked_by=self.ctx.actor, driver_epoch=1, **columns)
+            # A pipeline's steps are created by its driver on behalf of whoever started the pipeline.
+            invoked_by = columns.pop("invoked_by", None) or self.ctx.actor
+            row = JobRow(name=name, state=JobState.queued.value, invoked_by=invoked_by, driver_epoch=1, **columns)
             s.add(row)
             s.flush()
-            lifecycle.record_created(s, row.id, self.ctx.actor)
+            lifecycle.record_created(s, row.id, invoked_by)
             if completed is not None:
                 detail, publication = completed
                 driver = lifecycle.Actor.driver

@@ -171,6 +171,7 @@ class PlanBuilder:
             except InvalidInput as exc:
                 exc.file = self.file
                 raise
+        self._check_shapes(jobs)
         jobs = nesting.flatten(jobs, self._resolve_component, file=self.file)
         components = self._referenced_components(jobs)
         step_outputs = {s: self._declared_outputs(s, d, components.get(s)) for s, d in jobs.items()}
@@ -184,14 +185,20 @@ class PlanBuilder:
             )
         return plans, self._order(plans)
 
+    def _check_shapes(self, jobs: dict[str, Any]) -> None:
+        for step, data in jobs.items():
+            if not isinstance(data, dict):
+                raise self.error("a step is a mapping (type, component, inputs, outputs, ...)", f"jobs.{step}")
+            for key in ("inputs", "outputs", "task"):
+                if data.get(key) is not None and not isinstance(data[key], dict):
+                    raise self.error(f"a step's '{key}' is a mapping", f"jobs.{step}.{key}")
+
     def _resolve_component(self, ref: Any, field: str) -> Component:
         return self.ctx.components.resolve(ref, base_dir=self.base_dir, field=field, file=self.file)
 
     def _referenced_components(self, jobs: dict[str, dict[str, Any]]) -> dict[str, Component]:
         found: dict[str, Component] = {}
         for step, data in jobs.items():
-            if not isinstance(data, dict):
-                raise self.error("a step is a mapping (type, component, inputs, outputs, ...)", f"jobs.{step}")
             kind = data.get("type")
             if kind not in (None, *_STEP_TYPES):
                 raise self.error(

@@ -78,6 +78,7 @@ class PipelineDriver:
             row = s.scalars(select(JobRow).where(JobRow.id == job_id)).one()
             self.plan = PipelinePlan.model_validate(row.spec)
             self.experiment = row.experiment_name or "Default"
+            self.invoked_by = row.invoked_by  # the steps are that user's jobs too
             launched = s.scalar(
                 select(JobEventRow.id).where(JobEventRow.job_id == job_id, JobEventRow.action == "launch").limit(1)
             )
@@ -227,8 +228,9 @@ class PipelineDriver:
             return
         log.info("step %s: starting job %s", plan.name, name)
         CommandJobService(self.ctx).create_run(
-            run, name=name, parent_job_name=self.name, experiment_name=self.experiment, start=not self.through_queue
-        )
+            run, name=name, parent_job_name=self.name, experiment_name=self.experiment, start=not self.through_queue,
+            invoked_by=self.invoked_by,
+        )  # fmt: skip
 
     def _start_parallel(
         self,
@@ -252,7 +254,7 @@ class PipelineDriver:
             return
         self.ctx.jobs.add(
             name, type=parallel.JOB_TYPE, parent_job_name=self.name, experiment_name=self.experiment, spec=spec,
-            fingerprint=digest, output_uri=spec["output"]["path"],
+            fingerprint=digest, output_uri=spec["output"]["path"], invoked_by=self.invoked_by,
         )  # fmt: skip
         log.info("step %s: starting batch job %s", plan.name, name)
         if not self.through_queue:
@@ -337,6 +339,7 @@ class PipelineDriver:
         self.ctx.jobs.add_completed(
             name, detail=f"reused from {original}", publication={"reused_from": original}, type=kind,
             parent_job_name=self.name, experiment_name=self.experiment, spec=spec, fingerprint=digest,
+            invoked_by=self.invoked_by,
         )  # fmt: skip
         log.info("step %s: reused the outputs of %s", spec.get("step"), original)
 

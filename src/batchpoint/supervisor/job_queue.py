@@ -5,7 +5,8 @@ duty (``job-queue``, run by the server's supervisor only: never in embedded mode
 detached at invoke) then, on its own thread, every ``queue_poll_seconds`` (and at once when
 ``notify()``-ed of a new job):
 
-1. starts Queued jobs oldest first while their compute has a free slot. Starting is a
+1. starts Queued jobs oldest first while their compute has a free slot (a pipeline job takes
+   none: its steps do, as its child jobs). Starting is a
    compare-and-set on the job's driver epoch (``epoch + 1`` where the epoch is still the one just
    read), then a detached driver with the new epoch, so two servers on one database, or a server
    that restarts while an earlier driver is still starting, never run one job twice: the driver
@@ -47,6 +48,7 @@ from batchpoint.supervisor.duty import PeriodicDuty
 # The logger's name predates the move from server/jobqueue.py; log filters and configs keep working.
 log = logging.getLogger("batchpoint.server.jobs")
 _OPEN = [s.value for s in JobState if s not in TERMINAL]
+_SLOTLESS = frozenset({"pipeline"})
 
 
 @dataclass
@@ -59,6 +61,9 @@ class _Job:
     lost: bool
     has_driver: bool
     created_at: float
+    takes_slot: bool = True
+    """False for a pipeline: its driver runs no work of its own (each step is a child job, queued on its
+    compute), so it takes no slot; else pipelines holding every slot would wait forever for their steps."""
 
 
 def parse_limits(text: str | None) -> dict[str, int]:
@@ -117,7 +122,7 @@ class JobQueue(PeriodicDuty):
         jobs = self._open_jobs()
         running: dict[str, int] = {}
         for job in jobs:
-            if job.state is not JobState.queued or job.name in self._started:
+            if job.takes_slot and (job.state is not JobState.queued or job.name in self._started):
                 running[job.compute] = running.get(job.compute, 0) + 1
         waiting = 0
         for job in jobs:
@@ -126,8 +131,8 @@ class JobQueue(PeriodicDuty):
             elif job.state is not JobState.queued or job.name in self._started:
                 if job.lost:
                     self._restart(job)
-            elif running.get(job.compute, 0) < self.limit(job.compute):
-                if self._launch(job):
+            elif not job.takes_slot or running.get(job.compute, 0) < self.limit(job.compute):
+                if self._launch(job) and job.takes_slot:
                     running[job.compute] = running.get(job.compute, 0) + 1
             else:
                 waiting += 1
@@ -152,6 +157,7 @@ class JobQueue(PeriodicDuty):
                         lost=lost,
                         has_driver=row.driver_pid is not None,
                         created_at=row.created_at,
+                        takes_slot=row.type not in _SLOTLESS,
                     )
                 )
         names = {j.name for j in jobs}

@@ -33,6 +33,7 @@ def ready(client: Client, azure: Path) -> Path:
     """The cluster, the MLflow model and every example endpoint exist."""
     client.services.computes.create_from_file(azure / "compute/batch-cluster.yml")
     client.services.models.create_from_file(azure / "heart-classifier-mlflow/model.yml")
+    client.services.components.create_from_file(azure / "deploy-pipelines/hello-batch/hello-component/hello.yml")
     for endpoint in (
         "mnist-classifier",
         "heart-classifier-mlflow",
@@ -132,7 +133,9 @@ def _compare(shown: dict[str, Any], source: dict[str, Any]) -> None:
     assert shown["type"] == source.get("type", "model")
     if shown["type"] == "pipeline":
         assert shown["pipeline_settings"] == source["settings"]
-        assert shown["component"] == source["component"] or shown["component"].endswith("/pipeline.yml")
+        # a registered component is pinned to the version it resolved to; a local file is snapshotted
+        pinned = source["component"].replace("@latest", ":1")
+        assert shown["component"] == pinned or shown["component"].endswith("/pipeline.yml")
         return
     assert shown["compute"] == source["compute"].removeprefix("azureml:")
     settings = source.get("settings") or source  # the legacy form keeps its settings at the root

@@ -180,3 +180,5 @@ def test_parallel_step_errors_name_the_step_and_field(jobs: Env) -> None:
     bad_arg = _score_step(task={**_score_step()["task"], "program_arguments": "--m ${{inputs.modle}}"})
     with pytest.raises(InvalidInput, match="modle"):
         jobs.client.jobs.create(_pipeline(bad_arg), base_dir=jobs.root)
+    with pytest.raises(InvalidInput, match="a step's 'inputs' is a mapping"):
+        jobs.client.jobs.create(_pipeline(_score_step(inputs=["data"])), base_dir=jobs.root)

@@ -202,12 +202,19 @@ def test_local_pipeline_component_is_snapshotted(services: Services, azure: Path
     assert row.model_name is None
 
 
-def test_registry_component_reference_is_kept(services: Services, azure: Path, cluster: str) -> None:
+def test_registry_component_reference_is_pinned_to_its_version(services: Services, azure: Path, cluster: str) -> None:
     services.batch_endpoints.create_from_file(azure / "deploy-pipelines/hello-batch/endpoint.yml")
-    dep = services.batch_deployments.create_from_file(
-        azure / "deploy-pipelines/hello-batch/deployment.yml", set_default=True
-    )
-    assert dep.component == "azureml:hello_batch@latest" and dep.is_default
+    deployment_file = azure / "deploy-pipelines/hello-batch/deployment.yml"
+    with pytest.raises(NotFound, match="hello_batch"):  # not registered yet: refused now, not at invoke
+        services.batch_deployments.create_from_file(deployment_file)
+    services.components.create_from_file(azure / "deploy-pipelines/hello-batch/hello-component/hello.yml")
+    dep = services.batch_deployments.create_from_file(deployment_file, set_default=True)
+    assert dep.component == "azureml:hello_batch:1" and dep.is_default  # @latest, pinned as Azure's CLI does
+    services.components.create_from_file(
+        azure / "deploy-pipelines/hello-batch/hello-component/hello.yml", version="2",
+        set_pairs=[("display_name", "newer")],
+    )  # fmt: skip
+    assert services.batch_deployments.get("hello-batch-dpl", "hello-pipeline-batch").component == dep.component
     again = services.batch_deployments.update(
         "hello-batch-dpl", "hello-pipeline-batch", overrides=[("settings.force_rerun", True)]
     )

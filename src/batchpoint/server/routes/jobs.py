@@ -1,4 +1,4 @@
-"""``/api/v1/jobs``: create (command jobs), show, list, cancel, resume, logs, and outputs as tar.gz archives."""
+"""``/api/v1/jobs``: create (command and pipeline jobs), show, list, cancel, resume, logs, and outputs as tar.gz archives."""
 
 from __future__ import annotations
 
@@ -40,11 +40,19 @@ def visible_job(svc: Svc, who: Principal, name: str) -> Job:
 
 def controlled_job(svc: Svc, who: Principal, name: str) -> Job:
     job = visible_job(svc, who, name)
-    if not who.may_control(job.invoked_by):
+    if not who.may_control(_started_by(svc, job)):
         raise Forbidden(
             f"job '{name}' was started by another token; only an unscoped owner token may cancel or resume it"
         )
     return job
+
+
+def _started_by(svc: Svc, job: Job) -> str | None:
+    """Whose job it is: a pipeline's step is made by the pipeline's driver, which holds no token, so it
+    is the pipeline's starter's (who may then cancel or resume one step, as the whole pipeline)."""
+    if job.invoked_by is None and job.parent_job_name:
+        return svc.jobs.get(job.parent_job_name).invoked_by
+    return job.invoked_by
 
 
 class JobCreateRequest(BaseModel):
@@ -56,21 +64,28 @@ class JobCreateRequest(BaseModel):
 
 @router.post("", response_model=Job, status_code=202)
 def create_job(body: JobCreateRequest, ctx: Context, svc: Svc, paths: Paths, who: Writer) -> Any:
-    """Create a command job from its spec; it waits in the server's queue (Queued) until its compute has room.
+    """Create a command or pipeline job from its spec; it waits in the server's queue (Queued) until its
+    compute has room (a pipeline's steps too, each as a child job queued by the pipeline's driver).
 
     Its paths are checked as server paths (``code`` and inputs: uploads, datastore URIs or allowed
-    folders; outputs: never into uploads). A command job runs code of its own choosing, so an
-    endpoint-scoped token may not create one.
+    folders; outputs: never into uploads); a pipeline's in every step as well, its component files
+    included (``server/pipeline_paths.py``). A command job, and every step of a pipeline, runs code
+    of its own choosing, so an endpoint-scoped token may create neither.
     """
-    if who.scoped:
-        raise Forbidden("this token is scoped to an endpoint; command jobs are created with an unscoped token")
     from batchpoint.jobs.creation import job_type
+    from batchpoint.server.pipeline_paths import checked_pipeline
 
+    if who.scoped:
+        raise Forbidden(
+            "this token is scoped to an endpoint; command and pipeline jobs are created with an unscoped token"
+        )
     spec = dict(body.spec)
-    if job_type(spec) != "command":
-        raise InvalidInput(f"{job_type(spec)} jobs cannot be created through the server yet", field="type")
+    kind = job_type(spec)
+    if kind not in ("command", "pipeline"):
+        raise InvalidInput(f"{kind} jobs cannot be created through the server yet", field="type")
     quotas.check_active_jobs(svc, who, ctx.settings.serving)
-    job = svc.jobs.create(_checked_command(spec, paths), name=body.name, start=False)
+    checked = _checked_command(spec, paths) if kind == "command" else checked_pipeline(spec, paths)
+    job = svc.jobs.create(checked, name=body.name, start=False)
     ctx.jobs_changed()
     return present(who, job)
 
