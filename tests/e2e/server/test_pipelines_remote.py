@@ -13,6 +13,7 @@ import pytest
 from batchpoint.client.transport import Transport
 from batchpoint.common import yamlio
 from batchpoint.errors import BatchpointError, Forbidden
+from batchpoint.jobs.invoke import InvokeRequest
 from batchpoint.pipelines.remote import upload_pipeline_paths
 
 from .conftest import BIN, Server, ServerFactory, wait_for
@@ -325,3 +326,34 @@ def test_its_starter_cancels_a_pipeline_or_one_of_its_steps(server: Server) -> N
 def test_odd_pipeline_specs_are_4xx_never_5xx(server: Server, spec: dict[str, Any]) -> None:
     status, text = _refused(server, spec)
     assert 400 <= status < 500, text
+
+
+HELLO_COMPONENT = """\
+type: pipeline
+name: hello_steps
+jobs:
+  hello:
+    type: command
+    component:
+      command: echo hello from a step
+"""
+
+
+def test_an_invoke_only_token_follows_the_steps_of_the_pipeline_it_invoked(server: Server, tmp_path: Path) -> None:
+    (tmp_path / "hello.yml").write_text(HELLO_COMPONENT)
+    deployment = {"name": "hello-dpl", "endpoint_name": "hello-ep", "type": "pipeline", "component": "hello.yml"}
+    (tmp_path / "deployment.yml").write_text(yamlio.dumps(deployment))
+    with server.client() as owner:
+        owner.batch_endpoints.create_from_file(None, name="hello-ep")
+        owner.batch_deployments.create_from_file(tmp_path / "deployment.yml", set_default=True)
+        app = owner.tokens.create("contributor", name="hello-app", endpoint="hello-ep", invoke_only=True).token
+        other = owner.tokens.create("contributor", name="hello-other", endpoint="hello-ep", invoke_only=True).token
+    with server.client(app) as client:
+        job = client.batch_endpoints.invoke("hello-ep", InvokeRequest())
+        final = client.jobs.wait(job.name, timeout=120)
+        assert final.status.value == "Completed", final.message
+        step = final.steps[0].job
+        assert step is not None and client.jobs.get(step).status.value == "Completed"
+        assert "hello from a step" in client.jobs.logs(step, "user_logs/std_log.txt")
+    with server.client(other) as client, pytest.raises(BatchpointError, match="does not exist"):
+        client.jobs.get(step)  # another application on the endpoint: not its job

@@ -33,7 +33,10 @@ _TARBALL: dict[int | str, dict[str, Any]] = {
 def visible_job(svc: Svc, who: Principal, name: str) -> Job:
     """The job, if the caller may see it; a job of another endpoint is 'not found' to a scoped token."""
     job = svc.jobs.get(name)
-    if not who.sees_job(job.endpoint_name, job.invoked_by):
+    endpoint = job.endpoint_name
+    if endpoint is None and job.parent_job_name:  # a pipeline's step: its pipeline's endpoint (if deployed)
+        endpoint = svc.jobs.get(job.parent_job_name).endpoint_name
+    if not who.sees_job(endpoint, job.invoked_by):
         raise NotFound(f"job '{name}' does not exist", field="name")
     return job
 
