@@ -145,19 +145,33 @@ def test_a_pipeline_whose_default_compute_is_ray_runs_its_steps_there(ray_jobs: 
         "inputs": {"src": "${{parent.jobs.first.outputs.out}}"},
         "outputs": {"out": None},
     }
+    (ray_jobs.root / "score").mkdir()
+    (ray_jobs.root / "score" / "score.py").write_text(
+        "import os\ndef init():\n    pass\n"
+        "def run(mini_batch):\n    return [os.path.basename(p) + ' ' + open(p).read() for p in mini_batch]\n"
+    )
+    score = {  # a parallel step: the batch engine's Ray executor runs its mini-batches
+        "type": "parallel",
+        "inputs": {"data": "${{parent.jobs.second.outputs.out}}"},
+        "outputs": {"rows": None},
+        "input_data": "${{inputs.data}}",
+        "task": {"code": "score", "entry_script": "score.py", "append_row_to": "${{outputs.rows}}"},
+    }
     spec = {
         "type": "pipeline",
         "settings": {"force_rerun": True, "default_compute": "azureml:ray-cluster"},
-        "jobs": {"first": first, "second": second},
+        "jobs": {"first": first, "second": second, "score": score},
     }
     final = ray_jobs.wait(ray_jobs.client.jobs.create(spec, base_dir=ray_jobs.root), timeout=180)
     assert final.status is JobState.completed, final.message
-    children = ray_jobs.client.jobs.list(parent_job_name=final.name)
-    assert len(children) == 2
-    for child in children:
-        assert _executor(ray_jobs, child)["executor"] == "ray"
-    second_job = next(c for c in children if c.name.endswith("-second"))
-    assert (Path(second_job.outputs["out"].path) / "done").read_text() == "okok"
+    children = {c.name.rsplit("-", 1)[-1]: c for c in ray_jobs.client.jobs.list(parent_job_name=final.name)}
+    assert sorted(children) == ["first", "score", "second"]
+    for step in ("first", "second"):
+        assert _executor(ray_jobs, children[step])["executor"] == "ray"
+    assert (Path(children["second"].outputs["out"].path) / "done").read_text() == "okok"
+    scored = ray_jobs.client.jobs.get(children["score"].name)
+    assert scored.type == "batch" and scored.environment and "Ray" in str(scored.environment)
+    assert (Path(scored.outputs["rows"].path) / "parallel_run_step.txt").read_text().split() == ["done", "okok"]
 
 
 @pytest.mark.ray
