@@ -57,6 +57,9 @@ class ModelRow(AssetMixin, Base):
     """Base name of the registered file or folder (kept below ``AZUREML_MODEL_DIR``)."""
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     flavors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    job_name: Mapped[str | None] = mapped_column(String(128))
+    """Lineage: the job whose output (or run artifact) this version was registered from."""
+    run_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class EnvironmentRow(AssetMixin, Base):
@@ -186,6 +189,8 @@ class JobRow(Base):
     publication: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """What the driver is publishing (file, size, sha256), recorded before it links: the point of no return."""
     fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    """The job's MLflow run in the workspace's tracking store (``runs/``)."""
     """A pipeline step's identity for reuse (component, environment, inputs): ``pipelines/reuse.py``."""
 
 
