@@ -55,11 +55,11 @@ def _lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def tracking_db(ctx: Services) -> Database:
-    """The tracking store, its schema created by MLflow the first time (seconds, once per workspace)."""
-    cached = getattr(ctx, "_tracking_db", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+def open_tracking_db(ctx: Services) -> Database:
+    """The tracking store, its schema created by MLflow the first time (seconds, once per workspace).
+
+    Opens a new engine: the runs service (``ctx.runs``) keeps the one its workspace uses.
+    """
     url = tracking_url(ctx)
     if not ctx.db.is_sqlite:
         with ctx.db.engine.begin() as conn:
@@ -69,7 +69,6 @@ def tracking_db(ctx: Services) -> Database:
         with _lock(ctx.layout.state / "tracking-schema.lock"):
             if not _has_schema(db):
                 create_schema(url, artifact_root(ctx))
-    ctx._tracking_db = db  # type: ignore[attr-defined]  # one engine per Services
     return db
 
 
