@@ -158,7 +158,7 @@ class Transport:
 
         A relative path that does not exist here is an error, or with ``missing="send"`` sent as it is.
         """
-        if not isinstance(value, str) or "://" in value or value.startswith("azureml:"):
+        if not isinstance(value, str) or "://" in value or value.startswith(("azureml:", "runs:/")):
             return value
         path = Path(value).expanduser()
         if not path.is_absolute():

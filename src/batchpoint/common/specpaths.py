@@ -50,7 +50,7 @@ class SpecPath:
     checked for links leading out (job inputs). ``output``: a job writes there. ``missing``: a relative
     path that does not exist on the SDK's machine is an ``error`` or is ``send`` as it is. ``inside``: a
     path relative to the sibling field named (a scoring script in its code folder): it travels with
-    that one and is never a location by itself.
+    that one and is never a location by itself. ``job_outputs``: what a job produced may be named.
     """
 
     kind: PathKind = "any"
@@ -62,6 +62,8 @@ class SpecPath:
     output: bool = False
     missing: Literal["error", "send"] = "error"
     inside: str | None = None
+    job_outputs: bool = False
+    """``azureml://jobs/<job>/outputs/...`` and ``runs:/<run>/...`` are accepted (a model registered from a job)."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from batchpoint.common import yamlio
 from batchpoint.common.paths import must_exist
 from batchpoint.common.timefmt import to_datetime
 from batchpoint.errors import BatchpointError, Conflict, InvalidInput
+from batchpoint.registry import model_sources
+from batchpoint.registry.model_sources import Source
 from batchpoint.registry.schemas import Model
 from batchpoint.registry.specs import ModelSpec, load_spec
 from batchpoint.registry.versioned import VersionedRows, VersionedService, deployments_using, with_file
@@ -43,7 +45,7 @@ class ModelService(VersionedService[ModelRow, Model]):
             if spec.version is not None:  # before copying anything
                 with self.ctx.db.read() as s:
                     self.rows.refuse_duplicate(s, spec.name, spec.version)
-            src = self.ctx.datastores.local_path(spec.path, base_dir=base_dir, field="path", file=file)
+            src, lineage = self._source(spec.path, base_dir, file)
             must_exist(src, "path", file=file)
             model_type, flavors = self._detect(src, spec, file)
             digest, manifest = self.ctx.artifacts.put_tree(src)
@@ -68,6 +70,8 @@ class ModelService(VersionedService[ModelRow, Model]):
                     size_bytes=manifest.size,
                     flavors=flavors,
                     created_by=self.ctx.actor,
+                    job_name=lineage.job_name if lineage else None,
+                    run_id=lineage.run_id if lineage else None,
                 )
                 s.add(row)
                 s.flush()
@@ -84,6 +88,13 @@ class ModelService(VersionedService[ModelRow, Model]):
         path = Path(path)
         spec = load_spec(ModelSpec, path, fields=fields, pairs=overrides)
         return self.create(spec, base_dir=path.resolve().parent, file=str(path))
+
+    def _source(self, path: str, base_dir: Path | None, file: str | None) -> tuple[Path, Source | None]:
+        """The files to register: a local path or datastore URI, or what a job or run produced (with lineage)."""
+        if model_sources.is_job_source(path):
+            source = model_sources.resolve(self.ctx, path)
+            return source.path, source
+        return self.ctx.datastores.local_path(path, base_dir=base_dir, field="path", file=file), None
 
     def _detect(self, src: Path, spec: ModelSpec, file: str | None) -> tuple[str, dict[str, Any]]:
         """The model type and its MLflow flavors (read from ``MLmodel`` when there is one)."""
@@ -146,4 +157,6 @@ class ModelService(VersionedService[ModelRow, Model]):
             archived=row.archived,
             created_at=to_datetime(row.created_at),
             created_by=row.created_by,
+            job_name=row.job_name,
+            run_id=row.run_id,
         )

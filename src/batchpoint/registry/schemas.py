@@ -26,6 +26,10 @@ class Model(BaseModel):
     archived: bool = False
     created_at: datetime | None = None
     created_by: str | None = None
+    job_name: str | None = None
+    """Lineage: the job whose output or logged artifacts this version was registered from."""
+    run_id: str | None = None
+    """Lineage: that job's MLflow run (or the run a ``runs:/`` path named)."""
 
     @property
     def id(self) -> str:

@@ -87,8 +87,9 @@ class _VersionedSpec(_Spec):
 class ModelSpec(_VersionedSpec):
     """``model.schema.json``: a file or folder to register as a model version."""
 
-    path: Annotated[str, SpecPath(kind="any")]
-    """The model's file or folder (relative to the YAML file), or a datastore URI."""
+    path: Annotated[str, SpecPath(kind="any", job_outputs=True)]
+    """The model's file or folder (relative to the YAML file), a datastore URI, or a job's output or run's
+    artifacts (``azureml://jobs/<job>/outputs/<name>``, ``runs:/<run id>/<path>``)."""
     type: ModelType | None = None
     """None: ``mlflow_model`` when an ``MLmodel`` file sits at the root of the folder, else ``custom_model``."""
     stage: str | None = None
@@ -184,7 +185,7 @@ class ComputeSpec(_Spec):
 
 def _absolute(value: Any) -> Any:
     """A path typed as a flag is relative to the current folder, not to the YAML file."""
-    if isinstance(value, str) and value and "://" not in value and not value.startswith("azureml:"):
+    if isinstance(value, str) and value and "://" not in value and not value.startswith(("azureml:", "runs:/")):
         return str(Path(value).expanduser().resolve())
     return value
 

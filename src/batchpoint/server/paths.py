@@ -102,7 +102,9 @@ class PathPolicy:
             )
         return resolved
 
-    def location(self, value: Any, field: str, *, refs_ok: bool = False, glob_ok: bool = False) -> Any:
+    def location(
+        self, value: Any, field: str, *, refs_ok: bool = False, glob_ok: bool = False, jobs_ok: bool = False
+    ) -> Any:
         """A location as the services take it: a datastore URI, a reference, or a checked absolute path."""
         if not isinstance(value, str):
             return value  # the spec's own validation names the type error
@@ -114,6 +116,10 @@ class PathPolicy:
             self._note_upload(value)
             return value
         if refs_ok and refs.is_reference(value):
+            return value
+        if jobs_ok and value.startswith(("azureml://jobs/", "runs:/")) and not self.scoped:
+            # What a job of this server produced: resolved by the services inside that job's output
+            # or its run's artifact folder (``registry/model_sources.py``), never elsewhere.
             return value
         if _SCHEME.match(value):
             raise InvalidInput(
@@ -208,7 +214,7 @@ class PathPolicy:
                 return self.invoke_input(value, field)
             if marker.local:
                 return self.local_file(value, field)
-            return self.location(value, field)
+            return self.location(value, field, jobs_ok=marker.job_outputs)
 
         return replace_paths(spec, check, spec_type)
 
