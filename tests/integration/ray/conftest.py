@@ -1,7 +1,7 @@
 """Fixtures for running the job engine's scenarios on both executors: local processes and Ray actors.
 
 The Ray side is one real two-node Ray cluster (``ray.cluster_utils.Cluster``, one CPU per node) shared
-by the module, on loopback only and with token authentication. A compute of type ``ray`` with address
+by the session, on loopback only and with token authentication. A compute of type ``ray`` with address
 ``auto`` points at it (the drivers inherit ``RAY_ADDRESS`` and the token from this process), and every
 deployment of the ``ray`` environment names that compute.
 
@@ -156,8 +156,11 @@ class RayCluster:
         self.cluster.wait_for_nodes()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[RayCluster]:
+    # One cluster for the whole session: a second ``Cluster`` started in the same process after the
+    # first one's shutdown fails ("Failed to start GCS"; Ray keeps per-process state, the auth token
+    # among it), so every module of Ray tests shares this one.
     with pytest.MonkeyPatch.context() as mp:
         # Loopback only (Ray reads this when imported), token auth; the drivers inherit all of it.
         mp.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
