@@ -21,6 +21,7 @@ from batchpoint.registry.contracts import (
     EnvironmentContract,
     ModelContract,
 )
+from batchpoint.runs.contracts import ExperimentContract
 
 __all__ = [
     "BatchDeploymentContract",
@@ -30,6 +31,7 @@ __all__ = [
     "DataContract",
     "DatastoreContract",
     "EnvironmentContract",
+    "ExperimentContract",
     "JobContract",
     "ModelContract",
     "ServiceHub",
@@ -57,4 +59,6 @@ class ServiceHub(Protocol):
     def jobs(self) -> JobContract: ...
     @property
     def components(self) -> ComponentContract: ...
+    @property
+    def experiments(self) -> ExperimentContract: ...
     def close(self) -> None: ...

@@ -94,6 +94,12 @@ NOUNS: tuple[Noun, ...] = (
         "batchpoint.client.remote_components:RemoteComponents", "batchpoint.server.routes.components",
         CliGroup("component", "batchpoint.cli.component", "Register and manage command and pipeline components."),
     ),
+    Noun(
+        "experiments", "batchpoint.runs.service:RunService",
+        "batchpoint.client.operations.experiments:ExperimentOperations",
+        "batchpoint.client.remote_runs:RemoteExperiments", "batchpoint.server.routes.experiments",
+        CliGroup("experiment", "batchpoint.cli.experiment", "MLflow experiments: list, show (each job is a run)."),
+    ),
 )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from batchpoint.artifacts import ArtifactStore
 from batchpoint.nouns import build
+from batchpoint.runs import hooks
 from batchpoint.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from batchpoint.registry.datastores import DatastoreService
     from batchpoint.registry.environments import EnvironmentService
     from batchpoint.registry.models import ModelService
+    from batchpoint.runs.service import RunService
 
 
 class Services:
@@ -37,6 +39,7 @@ class Services:
     batch_deployments: BatchDeploymentService
     jobs: JobService
     components: ComponentService
+    experiments: RunService
 
     def __init__(self, workspace: Workspace, *, actor: str | None = None) -> None:
         self.workspace = workspace
@@ -46,6 +49,12 @@ class Services:
         self.artifacts = ArtifactStore(workspace.layout.artifacts)
         self.actor = actor
         """Who is calling (a user or token name); recorded on what they create."""
+        hooks.install(workspace)  # a job's end ends its MLflow run
+
+    @property
+    def runs(self) -> RunService:
+        """The runs service (the ``experiments`` noun's service, by the name its callers use)."""
+        return self.experiments
 
     def __getattr__(self, name: str) -> Any:
         """A noun's service, built on first use from its entry in ``nouns.py`` and kept."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from batchpoint import contracts
-from batchpoint.client import remote_components, remote_endpoints, remote_registry
+from batchpoint.client import remote_components, remote_endpoints, remote_registry, remote_runs
 from batchpoint.client.remote import RemoteServices
 from batchpoint.components.service import ComponentService
 from batchpoint.endpoints.service import BatchDeploymentService, BatchEndpointService
@@ -24,6 +24,7 @@ from batchpoint.registry.data import DataService
 from batchpoint.registry.datastores import DatastoreService
 from batchpoint.registry.environments import EnvironmentService
 from batchpoint.registry.models import ModelService
+from batchpoint.runs.service import RunService
 from batchpoint.services import Services
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ SIDES = {
     contracts.BatchDeploymentContract: (BatchDeploymentService, remote_endpoints.RemoteBatchDeployments),
     contracts.JobContract: (JobService, remote_endpoints.RemoteJobs),
     contracts.ComponentContract: (ComponentService, remote_components.RemoteComponents),
+    contracts.ExperimentContract: (RunService, remote_runs.RemoteExperiments),
 }
 
 
@@ -79,7 +81,7 @@ def test_both_sides_take_the_contracts_parameters(protocol: type) -> None:
 def test_the_hub_names_every_service() -> None:
     hub = {name for name, value in vars(contracts.ServiceHub).items() if isinstance(value, property)}
     assert hub == {"models", "environments", "data", "computes", "datastores", "batch_endpoints",
-                   "batch_deployments", "jobs", "components"}  # fmt: skip
+                   "batch_deployments", "jobs", "components", "experiments"}  # fmt: skip
     hints = typing.get_type_hints(contracts.ServiceHub.__dict__["jobs"].fget)
     assert hints["return"] is contracts.JobContract
     for name in hub:

@@ -491,6 +491,7 @@ class JobRunner:
         shutil.rmtree(self.parts_dir, ignore_errors=True)
         if self.settings.output_action == "append_row":
             merge.remove_leftovers(Path(self.spec.output.path) / self.settings.output_file_name)
+        self._log_figures()
         self.ledger.advance("complete", **values)
         self._phase("completed")
         self.logs.progress(f"completed: {self._summary_words()}")
@@ -541,6 +542,25 @@ class JobRunner:
             "elapsed_seconds": round(time.monotonic() - self._started, 3),
         }
 
+    def _log_figures(self) -> None:
+        """The job's own figures as metrics of its MLflow run, before its end is recorded (never fails the job)."""
+        t = self.totals
+        elapsed = time.monotonic() - self._started
+        items = t.get("items_ok", 0) + t.get("items_failed", 0)
+        figures = {
+            "mini_batches_done": t.get("mb_done", 0), "mini_batches_failed": t.get("mb_failed", 0),
+            "items_succeeded": t.get("items_ok", 0), "items_failed": t.get("items_failed", 0),
+            "items_per_second": items / elapsed if elapsed > 0 else 0.0, "duration_seconds": elapsed,
+            "retries": self.acc.retries,
+        }  # fmt: skip
+        self.ctx.runs.log_figures(self._run_id(), figures)
+
+    def _run_id(self) -> str | None:
+        try:
+            return self.ctx.jobs.run_id(self.job_name)
+        except BatchpointError:
+            return None
+
     def _summary_words(self) -> str:
         """The summary as a sentence, for the progress log (which people read)."""
         t = self.totals
@@ -569,6 +589,8 @@ class JobRunner:
             for key in ("mb_done", "mb_failed", "items_ok", "items_failed"):
                 if key in self.totals:
                     values[key] = self.totals[key]
+            if self.totals:
+                self._log_figures()
             final = self.ledger.end(state, reason, **values)  # Canceled, if a cancel was pending
         except Superseded:
             return JobState.running

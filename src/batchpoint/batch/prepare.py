@@ -61,6 +61,8 @@ def prepare_runtime(ctx: Services, spec: RunSpec, job_dir: Path) -> Runtime:
     env["AZUREML_BI_OUTPUT_PATH"] = str(output_dir)
     if spec.builtin_scorer and spec.input.type == "uri_folder" and Path(spec.input.resolved).is_dir():
         env[INPUT_ROOT_VARIABLE] = spec.input.resolved
+    # The stock MLflow client in the scoring script logs into the job's run (the job folder is named after it).
+    env.update(ctx.runs.job_environment(job_dir.name, own_user=run_as is None))
     env.update(spec.settings.environment_variables)
     built = _environment(ctx, spec, model, model_dir, job_dir)
     code_dir = _code_snapshot(ctx, spec, job_dir) if spec.code_manifest else None

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from batchpoint.client.operations.datastores import DatastoreOperations
     from batchpoint.client.operations.endpoints import BatchDeploymentOperations, BatchEndpointOperations
     from batchpoint.client.operations.environments import EnvironmentOperations
+    from batchpoint.client.operations.experiments import ExperimentOperations
     from batchpoint.client.operations.jobs import JobOperations
     from batchpoint.client.operations.models import ModelOperations
     from batchpoint.client.remote import RemoteServices, RemoteTokens
@@ -50,6 +51,7 @@ class Client:
     batch_deployments: BatchDeploymentOperations
     jobs: JobOperations
     components: ComponentOperations
+    experiments: ExperimentOperations
 
     def __init__(
         self,

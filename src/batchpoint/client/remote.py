@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         RemoteEnvironments,
         RemoteModels,
     )
+    from batchpoint.client.remote_runs import RemoteExperiments
 
 __all__ = ["RemoteServices", "RemoteTokens", "Transport"]
 
@@ -49,6 +50,7 @@ class RemoteServices:
     batch_deployments: RemoteBatchDeployments
     jobs: RemoteJobs
     components: RemoteComponents
+    experiments: RemoteExperiments
 
     def __init__(self, server: str, token: str | None, *, transport: httpx.BaseTransport | None = None) -> None:
         self.transport = Transport(server, token, transport=transport)

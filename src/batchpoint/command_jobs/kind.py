@@ -153,7 +153,7 @@ class CommandRunner:
 
         command = check_rendering(spec, owner=f"job '{self.job.name}'")
         (self.logs / "command.txt").write_text(command + "\n")
-        env = self.placement.environment(self._job_variables(spec), built, run_as)
+        env = self.placement.environment(self._job_variables(spec, own_user=run_as is None), built, run_as)
         self.record.advance("run")
         code, tail = self._execute(command, work_dir, env, built, run_as, spec.timeout_seconds)
         if code != 0:
@@ -215,7 +215,7 @@ class CommandRunner:
             writes.append(run_as.home)
         privileges.grant(run_as, *writes)
 
-    def _job_variables(self, spec: CommandRunSpec) -> dict[str, str]:
+    def _job_variables(self, spec: CommandRunSpec, *, own_user: bool) -> dict[str, str]:
         """What batchpoint and the job set for the command, wherever it runs (the placement adds the rest)."""
         env = {"PYTHONUNBUFFERED": "1"}  # std_log shows lines as they are printed (Azure's runtime does this too)
         env["AZUREML_RUN_ID"] = self.job.name
@@ -226,6 +226,8 @@ class CommandRunner:
             experiment = s.execute(text("SELECT experiment_name FROM jobs WHERE id=:id"), {"id": self.job.id}).scalar()
         if experiment:
             env["AZUREML_EXPERIMENT_NAME"] = str(experiment)
+        # The stock MLflow client in the command logs into the job's run (mlflow.log_metric, autolog).
+        env.update(self.ctx.runs.job_environment(self.job.name, own_user=own_user))
         env.update(spec.environment_variables)
         return env
 

@@ -62,14 +62,17 @@ class CommandJobService:
         experiment_name: str,
         start: bool = True,
         invoked_by: str | None = None,
+        source_dir: Path | None = None,
     ) -> Job:
         """Store the job (Queued) and, with ``start``, launch its driver; the server passes ``start=False``
-        and its queue starts it. ``invoked_by``: whose job it is, when not this caller's (a pipeline's step)."""
+        and its queue starts it. ``invoked_by``: whose job it is, when not this caller's (a pipeline's step).
+        ``source_dir``: the folder the code came from (its git facts are recorded on the job's run)."""
         names.job_name(name, "name")
         check_rendering(run, owner=f"job '{name}'")
         self.ctx.jobs.add(
             name, type=JOB_TYPE, parent_job_name=parent_job_name, experiment_name=experiment_name,
             spec=run.model_dump(mode="json"), fingerprint=run.fingerprint, invoked_by=invoked_by,
+            source_dir=source_dir,
         )  # fmt: skip
         if start:
             self.ctx.jobs.start_driver(name, 1, run.compute.get("type"))
@@ -91,7 +94,10 @@ class CommandJobService:
         try:
             run = self.run_spec(spec, job_name, base_dir=base_dir, file=file)
             experiment = check_experiment_name(spec.experiment_name) or default_experiment(base_dir)
-            return self.create_run(run, name=job_name, parent_job_name=None, experiment_name=experiment, start=start)
+            return self.create_run(
+                run, name=job_name, parent_job_name=None, experiment_name=experiment, start=start,
+                source_dir=_source_dir(spec.code, base_dir),
+            )  # fmt: skip
         except BatchpointError as exc:
             if file and not exc.file:
                 exc.file = file
@@ -208,3 +214,11 @@ def create_command_job(
 ) -> Job:
     """``jobs/kinds.py: CREATORS["command"]``: a command job from its YAML mapping."""
     return CommandJobService(ctx).create_from_spec(data, base_dir=base_dir, file=file, name=name, start=start)
+
+
+def _source_dir(code: str | None, base_dir: Path | None) -> Path | None:
+    """The local folder a job's code came from (the YAML's folder when it names none), for its git facts."""
+    if code is not None and (snapshot.is_snapshot(code) or refs.is_reference(code) or "://" in code):
+        return None
+    base = base_dir or Path.cwd()
+    return (base / code.removeprefix("file:")).resolve() if code else base.resolve()

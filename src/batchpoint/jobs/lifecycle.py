@@ -22,22 +22,26 @@ job that keeps its state; resuming it never moves the state backwards.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from batchpoint.errors import Conflict
 from batchpoint.jobs.schemas import JobState
+from batchpoint.runs.hooks import JOB_END
 
 __all__ = ["TRANSITIONS", "Actor", "CancelPending", "Change", "Superseded", "Transition", "transition"]
 
 Q, P, R, F = JobState.queued, JobState.preparing, JobState.running, JobState.finalizing
 CR, DONE, FAILED, CANCELED = JobState.cancel_requested, JobState.completed, JobState.failed, JobState.canceled
 OPEN = (Q, P, R, F)
+log = logging.getLogger(__name__)
+_ENDED = "batchpoint.ended_runs"
 
 
 class Superseded(Exception):
@@ -159,7 +163,8 @@ def _locked_row(session: Session, job_id: int) -> dict[str, Any]:
     lock = "" if session.get_bind().dialect.name == "sqlite" else " FOR UPDATE"
     row = (
         session.execute(
-            text(f"SELECT name, state, driver_epoch, publication FROM jobs WHERE id=:job{lock}"), {"job": job_id}
+            text(f"SELECT name, state, driver_epoch, publication, run_id FROM jobs WHERE id=:job{lock}"),
+            {"job": job_id},
         )
         .mappings()
         .one()
@@ -214,7 +219,30 @@ def transition(
     )
     if after is not state or spec.fences or action == "publish":
         _record(session, job_id, Change(action, state, after, new_epoch), actor, detail)
+    if after is not state and (after.terminal or state.terminal) and row["run_id"]:
+        _end_run_after_commit(session, str(row["run_id"]), after)  # an end, or a Failed job resumed
     return Change(action, state, after, new_epoch)
+
+
+def _end_run_after_commit(session: Session, run_id: str, state: JobState) -> None:
+    """Once the final state is committed (never before: it may still roll back), end the job's MLflow run
+    (or, for a Failed job resumed, make it RUNNING again)."""
+    pending: list[tuple[str, str]] | None = session.info.get(_ENDED)
+    if pending is None:
+        pending = session.info[_ENDED] = []
+        event.listen(session, "after_commit", _ended, once=True)
+    pending.append((run_id, state.value))
+
+
+def _ended(session: Session) -> None:
+    ended = session.info.pop(_ENDED, None)
+    hook = session.info.get(JOB_END)
+    if not ended or hook is None:
+        return
+    try:
+        hook(ended)
+    except Exception as exc:  # the job has ended whatever becomes of its run
+        log.warning("the MLflow runs %s were not ended: %s", ended, exc)
 
 
 def _record(session: Session, job_id: int, change: Change, actor: Actor, detail: str | None) -> None:

@@ -250,8 +250,16 @@ def get_job(workspace: Path | str | None, name: str) -> Job | None:
     if follow is None:
         return None
     try:
-        return follow.find(name)
+        job = follow.find(name)
     except sqlite3.Error:
         return None
     finally:
         follow.close()
+    if job is not None and job.run_id:
+        from batchpoint.runs.quickread import run_data
+
+        found = run_data(follow.jobs_dir.parent / "tracking.db", job.run_id)
+        if found is None:
+            return None  # the full path reads it (and says why it cannot)
+        job.metrics, job.params = found
+    return job

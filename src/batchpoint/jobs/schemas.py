@@ -170,3 +170,9 @@ class Job(BaseModel):
     """A pipeline job's steps and their states (``job show`` only; empty for other kinds and in lists)."""
     history: list[JobEvent] = Field(default_factory=list)
     """The job's transitions, oldest first (``job show`` only; empty in lists)."""
+    run_id: str | None = None
+    """The job's MLflow run (``docs/runs.md``); None when it could not be recorded."""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    """The latest value of each metric of the job's run (``job show`` only; ``jobs.get_metrics`` has the history)."""
+    params: dict[str, str] = Field(default_factory=dict)
+    """The params of the job's run: literal inputs, or a batch job's settings (``job show`` only)."""

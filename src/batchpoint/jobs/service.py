@@ -133,12 +133,23 @@ class JobService:
     def _add(
         self, name: str, field: str, columns: dict[str, Any], completed: tuple[str, dict[str, Any]] | None
     ) -> None:
+        # A pipeline's steps are created by its driver on behalf of whoever started the pipeline.
+        invoked_by = columns.pop("invoked_by", None) or self.ctx.actor
+        source_dir = columns.pop("source_dir", None)
+        with self.ctx.db.read() as s:
+            if s.scalar(select(JobRow.id).where(JobRow.name == name)) is not None:
+                raise Conflict(f"a job named '{name}' already exists", field=field)
+            parent = columns.get("parent_job_name")
+            parent_run = s.scalar(select(JobRow.run_id).where(JobRow.name == parent)) if parent else None
+        # The run first, outside the job's write transaction: the workspace's first one creates the
+        # tracking store (seconds), which must not hold the metadata database's write lock.
+        run_id = self._start_run(name, columns, invoked_by, parent_run, source_dir)
         with self.ctx.db.session(durable=completed is not None) as s:
             if s.scalar(select(JobRow.id).where(JobRow.name == name)) is not None:
                 raise Conflict(f"a job named '{name}' already exists", field=field)
-            # A pipeline's steps are created by its driver on behalf of whoever started the pipeline.
-            invoked_by = columns.pop("invoked_by", None) or self.ctx.actor
-            row = JobRow(name=name, state=JobState.queued.value, invoked_by=invoked_by, driver_epoch=1, **columns)
+            row = JobRow(
+                name=name, state=JobState.queued.value, invoked_by=invoked_by, driver_epoch=1, run_id=run_id, **columns
+            )
             s.add(row)
             s.flush()
             lifecycle.record_created(s, row.id, invoked_by)
@@ -155,6 +166,17 @@ class JobService:
                     s, row.id, "complete", driver, epoch=1, values={"ended_at": now, "heartbeat_at": now}
                 )
         self.ctx.layout.job_dir(name).mkdir(parents=True, exist_ok=True)
+
+    def _start_run(
+        self, name: str, columns: dict[str, Any], user: str | None, parent_run: str | None, source_dir: Path | None
+    ) -> str | None:
+        """The job's MLflow run (``runs/``): its id, or None when it could not be recorded (the job goes on)."""
+        from batchpoint.runs.jobruns import GIT_PREFIXES, job_run
+
+        runs = self.ctx.runs
+        parent_git = runs.parent_tags(parent_run, GIT_PREFIXES) if parent_run and source_dir is None else None
+        run = job_run(name, columns, user=user, parent_run_id=parent_run, source_dir=source_dir, parent_git=parent_git)
+        return runs.start_job_run(run)
 
     def _prepare_launch(self, name: str, spec: RunSpec) -> None:
         """When nothing has to be built, prepare the runtime here so the driver can start workers at once.
@@ -209,7 +231,14 @@ class JobService:
                 )
                 children = [dict(c._mapping) for c in s.execute(query.order_by(JobRow.id))]
             history = lifecycle.history(s, row.id)
-            return to_job(row, self.ctx.settings.engine, logs, history=history, children=children)
+            job = to_job(row, self.ctx.settings.engine, logs, history=history, children=children)
+        job.metrics, job.params = self.ctx.runs.run_data(job.run_id)
+        return job
+
+    def run_id(self, name: str) -> str | None:
+        """The id of the job's MLflow run (None for a job whose run could not be recorded)."""
+        with self.ctx.db.read() as s:
+            return self._row(s, name).run_id
 
     def list(
         self,
@@ -335,7 +364,19 @@ class JobService:
                 shutil.copytree(logs, dest / "artifacts" / "logs", dirs_exist_ok=True)
             else:
                 (dest / "artifacts" / "logs").mkdir(parents=True, exist_ok=True)
+            self._copy_run_artifacts(job.run_id, dest / "artifacts")
         return dest
+
+    def _copy_run_artifacts(self, run_id: str | None, dest: Path) -> None:
+        """What the job's code logged with ``mlflow.log_artifact``, beside its logs (``--all``)."""
+        folder = self.ctx.runs.artifact_dir(run_id) if run_id else None
+        if folder is None or not folder.is_dir():
+            return
+        root = self.ctx.layout.root.resolve()
+        if not folder.resolve().is_relative_to(root):
+            return  # a run whose artifacts live elsewhere (a datastore): not ours to copy from
+        # Links are copied as links, never followed: a job's code may have planted one.
+        shutil.copytree(folder, dest, symlinks=True, dirs_exist_ok=True)
 
     def partial_output(self, name: str, output: JobOutput, folder: Path) -> Path | None:
         """Merge the part files of the job's committed mini-batches into ``folder/<output file>``; the file, or None.

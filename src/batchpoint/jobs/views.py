@@ -251,4 +251,5 @@ def to_job(
         duration_seconds=duration,
         history=[JobEvent.model_validate({**e, "at": to_datetime(e["at"])}) for e in history or ()],
         steps=_steps(r, children),
+        run_id=r.get("run_id"),
     )

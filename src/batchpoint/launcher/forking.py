@@ -9,7 +9,8 @@ up in milliseconds.
 Safe means: Linux (fork without exec is unsupported with the macOS system frameworks), a single
 thread (a fork copies only the calling thread, and a lock another thread held stays locked in the
 child forever), no metadata-database connection in use (every pooled connection is closed first,
-see ``Database.release_all_for_fork``), and a modest resident size (copy-on-write memory is shared
+see ``Database.release_all_for_fork``), no other database file open (an MLflow client's
+SQLite connections are not batchpoint's to close), and a modest resident size (copy-on-write memory is shared
 only until either side writes, and the driver keeps the caller's pages until the job ends).
 Threads that Python does not know about (a BLAS pool, say) do not prevent the fork: the driver uses
 only the standard library and the database driver, never the libraries that own them. Jobs on a
@@ -62,7 +63,28 @@ def can_fork() -> bool:
         return False
     from batchpoint.store.db import Database
 
-    return Database.release_all_for_fork()
+    return Database.release_all_for_fork() and not _sqlite_files_open()
+
+
+_SQLITE_SUFFIXES = (".db", ".db-wal", ".db-shm", ".sqlite", ".sqlite3")
+
+
+def _sqlite_files_open() -> bool:
+    """Whether a database file is still open once batchpoint's own connections are closed.
+
+    MLflow's store (a notebook's ``MlflowClient`` on the workspace's ``tracking.db``, in the process
+    that invokes) keeps SQLite connections batchpoint cannot close; carried across the fork, they
+    would break the child's locks on the same file.
+    """
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return True  # unknown: do not fork
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}").endswith(_SQLITE_SUFFIXES):
+                return True
+    return False
 
 
 def fork_detached(target: Callable[[], int], log_file: Path, title: str | None = None) -> bool:

@@ -6,7 +6,7 @@ database (the team server), it is the same database under the schema ``mlflow``.
 ``<workspace>/mlruns/<experiment id>/<run id>/artifacts``.
 
 MLflow takes about two seconds to import, so it is imported only to create the schema (once per
-workspace, under a file lock) and where its own code runs (the server's REST handlers, user code in
+workspace, under a file lock, in a child process) and where its own code runs (the server's REST handlers, user code in
 jobs). batchpoint's own hot paths (a run per job, its status, the batch engine's figures) write the
 tables directly (``runs/records.py``).
 """
@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +25,7 @@ from urllib.parse import quote
 
 from sqlalchemy import inspect, text
 
+from batchpoint.errors import BatchpointError
 from batchpoint.store.db import Database, normalise_url
 
 if TYPE_CHECKING:
@@ -77,10 +81,48 @@ def _has_schema(db: Database) -> bool:
         return bool(inspect(conn).has_table("latest_metrics"))
 
 
-def create_schema(url: str, artifacts: Path) -> None:
-    """MLflow's own store creates (and migrates) its tables and the Default experiment."""
+_CREATE = """
+import logging, os, sys
+from pathlib import Path
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+try:
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+except ImportError as exc:
+    sys.stderr.write(f"{exc}\\n")
+    sys.exit(3)
+store = SqlAlchemyStore(os.environ["BATCHPOINT_TRACKING_URL"], Path(sys.argv[1]).as_uri())
+store.engine.dispose()
+"""
 
+
+def create_schema(url: str, artifacts: Path) -> None:
+    """MLflow's own store creates (and migrates) its tables and the Default experiment.
+
+    In a child process: neither the CLI nor the server ever imports mlflow (its import-time side
+    effects, its globals) for this; the URL travels in the environment, never on a command line.
+    """
     artifacts.mkdir(parents=True, exist_ok=True)
-    store = SqlAlchemyStore(url, artifacts.as_uri())
-    store.engine.dispose()
+    env = {**os.environ, "BATCHPOINT_TRACKING_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-c", _CREATE, str(artifacts)], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode == 3:
+        raise ImportError(done.stderr.strip() or "mlflow is not installed")
+    if done.returncode != 0:
+        tail = redact_url(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "", url)
+        raise BatchpointError(f"creating the MLflow tracking store failed: {tail}")
+
+
+def redact_url(text: str, url: str) -> str:
+    """``text`` without the URL's password (MLflow's messages may quote the URL)."""
+    from sqlalchemy.engine import make_url
+
+    password = make_url(url).password
+    return text.replace(str(password), "***") if password else text
+
+
+def holds_secret(url: str) -> bool:
+    """Whether the tracking URL carries a password (then it is never handed to job code)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).password is not None

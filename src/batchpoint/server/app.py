@@ -23,11 +23,14 @@ from fastapi.openapi.utils import get_openapi
 from batchpoint._version import __version__
 from batchpoint.config import Settings
 from batchpoint.errors import InvalidInput
+from batchpoint.runs.tracking import artifact_root
 from batchpoint.server import errors
 from batchpoint.server.deps import ServerContext
 from batchpoint.server.guards import FailureLimiter, HostGate, allowed_hosts
 from batchpoint.server.metrics import Metrics
 from batchpoint.server.middleware import AuthGate, MetricsMiddleware, RequestLimits
+from batchpoint.server.mlflow_api import ROUTE_TEMPLATES, MlflowPaths
+from batchpoint.server.mlflow_backend import MlflowBackend
 from batchpoint.server.routes import all_routers
 from batchpoint.server.scrub import Scrubber, ScrubPaths, server_folders
 from batchpoint.supervisor.job_queue import parse_limits
@@ -97,6 +100,9 @@ def create_app(
         roots=input_roots(settings, opened),
     )
 
+    # MLflow's REST handlers run in a process of their own, started on the first MLflow request.
+    mlflow_backend = MlflowBackend(opened.layout.root, artifact_root(ctx.services("server")))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         generated = ctx.tokens.bootstrap(bootstrap_token)
@@ -111,6 +117,7 @@ def create_app(
         finally:
             if ctx.supervisor is not None:
                 ctx.supervisor.stop()
+            mlflow_backend.close()
             opened.close()
 
     app = FastAPI(
@@ -137,10 +144,22 @@ def create_app(
     )
     limiter = FailureLimiter(serving.auth_failure_limit, serving.auth_failure_window_seconds)
     app.add_middleware(AuthGate, verify=ctx.tokens.verify, on_failure=ctx.metrics.auth_failed, limiter=limiter)
+    # MLflow's REST paths (the tracking API, the artifact proxy) answer here, before the FastAPI stack.
+    app.add_middleware(
+        MlflowPaths,
+        backend=mlflow_backend,
+        verify=ctx.tokens.verify,
+        on_failure=ctx.metrics.auth_failed,
+        limiter=limiter,
+        max_body=serving.max_body_bytes,
+        max_upload=serving.max_upload_bytes,
+        scrubber=lambda: _scrubber(ctx),
+    )
     app.add_middleware(HostGate, allowed=allowed_hosts(serving.allowed_hosts, serving.host))
     templates = {
         id(route): prefix + getattr(route, "path", "") for router, prefix in all_routers() for route in router.routes
     }
+    templates.update(ROUTE_TEMPLATES)
     app.add_middleware(MetricsMiddleware, observe=ctx.metrics.observe, templates=templates)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -183,20 +183,10 @@ class RequestLimits:
 
     @staticmethod
     async def _read(receive: Receive, cap: int) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > cap:
-                raise PayloadTooLarge(f"request body is over the limit of {cap} bytes", field="body")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+        body = await read_body(receive, cap)
+        if body is None:
+            raise PayloadTooLarge(f"request body is over the limit of {cap} bytes", field="body")
+        return body
 
     def _check_json(self, body: bytes) -> None:
         from batchpoint.errors import InvalidInput
@@ -293,3 +283,21 @@ class MetricsMiddleware:
 
 
 __all__ = ["PRINCIPAL", "AuthGate", "MetricsMiddleware", "RequestLimits"]
+
+
+async def read_body(receive: Receive, cap: int) -> bytes | None:
+    """The whole request body, or None as soon as it is over ``cap`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)

@@ -92,10 +92,17 @@ class Database:
             _install_sqlite_hooks(self.engine)
         else:
             _install_postgres_hooks(self.engine)
-        self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self._writer = sessionmaker(bind=self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
+        self.info: dict[str, Any] = {}
+        """What every session of this database finds in its ``Session.info`` (the hooks a composition root
+        installs: ``runs/hooks.py``); entries added later reach the sessions opened after."""
+        self._reader = sessionmaker(bind=self.engine, expire_on_commit=False, info=self.info)
+        self._writer = sessionmaker(
+            bind=self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False, info=self.info
+        )
         self._durable_writer = sessionmaker(
-            bind=self.engine.execution_options(**{_WRITE: True, _DURABLE: True}), expire_on_commit=False
+            bind=self.engine.execution_options(**{_WRITE: True, _DURABLE: True}),
+            expire_on_commit=False,
+            info=self.info,
         )
         if auto_migrate:
             migrate.ensure_current(self.engine)

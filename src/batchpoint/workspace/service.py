@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from batchpoint._version import __version__
 from batchpoint.config import Settings
@@ -67,6 +68,10 @@ class Workspace:
         self.layout = WorkspaceLayout(root)
         url = self.settings.database_url or sqlite_url(self.layout.database)
         self.db = Database(url)
+        self.tracking: Any = None
+        """The MLflow tracking store, opened on first use by the runs service (``runs/service.py: Tracking``)."""
+        self.tracking_unavailable: str | None = None
+        """Why the store cannot be created in this process (mlflow missing): runs are not recorded."""
 
     @classmethod
     def open(cls, path: Path | str | None = None, settings: Settings | None = None) -> Workspace:
@@ -81,3 +86,5 @@ class Workspace:
 
     def close(self) -> None:
         self.db.dispose()
+        if self.tracking is not None:
+            self.tracking.db.dispose()

@@ -25,6 +25,7 @@ from batchpoint import Client
 from batchpoint.common import yamlio
 from batchpoint.jobs import quickview
 from batchpoint.jobs.views import to_job
+from batchpoint.runs.quickread import run_data
 
 FORMATS = [(), ("-o", "json"), ("-o", "yaml"), ("-o", "tsv"), ("-o", "table"), ("--query", "status", "-o", "tsv")]
 # A running job's duration is in the text forms too: its table is shown without it.
@@ -125,6 +126,12 @@ def test_completed_and_failed_jobs_show_the_same(project: Path, cli: Cli) -> Non
                     full = to_job(client.services.jobs._row(s, name), client.settings.engine, logs, now=now)
                     assert light.model_copy(update={"history": []}) == full
                 assert [e.action for e in light.history][:2] == ["create", "prepare"]
+                # The light path adds the run's latest metrics and params from the tracking store (runs/quickread.py).
+                light.metrics, light.params = run_data(project / ".batchpoint" / "tracking.db", str(light.run_id)) or (
+                    {},
+                    {},
+                )
+                assert light.metrics and light.params  # a batch job's figures and settings
                 timeless = {"driver": {"heartbeat_age_seconds"}}
                 assert light.model_dump(exclude=timeless) == client.jobs.get(name).model_dump(exclude=timeless)
         finally:

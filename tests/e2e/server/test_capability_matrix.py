@@ -475,13 +475,14 @@ def _deploy_second(owner: Any, folder: Path) -> None:
 
 
 def _snapshot(world: World) -> dict[str, tuple[int, int]]:
-    """Every file of the workspace but the jobs' own folders, the staging and cache folders and the database."""
+    """Every file of the workspace but the jobs' own folders, the staging and cache folders and the databases
+    (the metadata database, and the MLflow tracking store that records each job as a run)."""
     root = world.server.workspace
     skip = ("jobs", "tmp", "cache")
     seen = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if rel.parts[0] in skip or rel.name.startswith("metadata.db") or not path.is_file():
+        if rel.parts[0] in skip or rel.name.startswith(("metadata.db", "tracking.db")) or not path.is_file():
             continue
         stat = path.stat()
         seen[str(rel)] = (stat.st_size, stat.st_mtime_ns)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchpoint.jobs.schemas import Job
+from batchpoint.runs.schemas import MetricPoint
 
 if TYPE_CHECKING:
     from batchpoint.contracts import ServiceHub
@@ -40,6 +41,11 @@ class JobOperations:
 
     show = get
 
+    def get_metrics(self, name: str) -> dict[str, list[MetricPoint]]:
+        """The metric histories of the job's MLflow run: ``{key: [MetricPoint(step, timestamp, value), ...]}``,
+        each in the order of step, then time (what ``mlflow.log_metric`` in the job and batchpoint logged)."""
+        return self._services.experiments.job_metrics(name)
+
     def list(
         self, *, endpoint_name: str | None = None, deployment_name: str | None = None, status: str | None = None,
         limit: int = 100, experiment_name: str | None = None, parent_job_name: str | None = None,
@@ -61,9 +67,12 @@ class JobOperations:
         if follow is None:
             return self._services.jobs.wait(name, timeout=timeout, on_update=on_update)
         try:
-            return follow.wait(name, timeout=timeout, on_update=on_update)
+            final = follow.wait(name, timeout=timeout, on_update=on_update)
         finally:
             follow.close()
+        if final.status.terminal:  # the polls read the job's row only; the end view has its run's data too
+            final.metrics, final.params = self._services.experiments.run_data(final.run_id)  # type: ignore[attr-defined]
+        return final
 
     def _follower(self) -> Follower | None:
         """Embedded on SQLite: each poll one ``SELECT`` over one read-only ``sqlite3`` connection.
