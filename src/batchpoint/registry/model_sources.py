@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from batchpoint.common.paths import within
 from batchpoint.errors import Conflict, InvalidInput, NotFound
@@ -82,17 +83,42 @@ def _run_artifacts(ctx: Services, run_id: str, inner: str, field: str, *, job_na
     try:
         with tracking.read() as s:
             uri = s.execute(text("SELECT artifact_uri FROM runs WHERE run_uuid = :run"), {"run": run_id}).scalar()
+            if uri is None:
+                raise NotFound(f"run '{run_id}' does not exist in this workspace's tracking store", field=field)
+            parts = _parts(inner)
+            root = _local_folder(str(uri), run_id, field)
+            if parts and not (root / parts[0]).exists():
+                # MLflow 3 keeps a model logged by the run (log_model, autolog) as a LoggedModel of its
+                # own, not among the run's artifacts; ``runs:/<run>/<name>`` names it, as in MLflow.
+                logged = _logged_model(s, run_id, parts[0])
+                if logged is not None:
+                    root, parts = _local_folder(logged, run_id, field), parts[1:]
     finally:
         tracking.engine.dispose()
-    if uri is None:
-        raise NotFound(f"run '{run_id}' does not exist in this workspace's tracking store", field=field)
-    parsed = urlparse(str(uri))
-    if parsed.scheme not in ("", "file"):
-        raise InvalidInput(f"run '{run_id}' keeps its artifacts at '{uri}', which is not a local folder", field=field)
-    root = Path(unquote(parsed.path))
-    path = within(root, *_parts(inner), field=field)
+    path = within(root, *parts, field=field)
     job = job_name or _job_of(ctx, run_id)
     return Source(_existing(path, value=f"runs:/{run_id}/{inner}", field=field), job, run_id)
+
+
+def _local_folder(uri: str, run_id: str, field: str) -> Path:
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise InvalidInput(f"run '{run_id}' keeps its artifacts at '{uri}', which is not a local folder", field=field)
+    return Path(unquote(parsed.path))
+
+
+def _logged_model(session: Any, run_id: str, name: str) -> str | None:
+    """The artifact location of the newest model named ``name`` that the run logged (MLflow 3's table)."""
+    try:
+        return session.execute(
+            text(
+                "SELECT artifact_location FROM logged_models WHERE source_run_id = :run AND name = :name "
+                "ORDER BY creation_timestamp_ms DESC"
+            ),
+            {"run": run_id, "name": name},
+        ).scalar()
+    except SQLAlchemyError:  # an MLflow 2 store has no logged_models table
+        return None
 
 
 def _parts(inner: str) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from tests.integration.jobs.conftest import Env, write_inputs
 
+from batchpoint.common import yamlio
 from batchpoint.jobs.schemas import JobState
 from batchpoint.runs.jobruns import job_run
 from batchpoint.runs.tracking import tracking_url
@@ -25,12 +26,13 @@ mlflow_tracking = pytest.importorskip("mlflow.tracking")
 TRAIN = """\
 import sys
 import mlflow
+import pandas as pd
 from sklearn.linear_model import LinearRegression
 
 mlflow.autolog()
 with mlflow.start_run() as run:
     print("run", run.info.run_id)
-    LinearRegression().fit([[0.0], [1.0], [2.0], [3.0]], [1.0, 3.0, 5.0, 7.0])
+    LinearRegression().fit(pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), [1.0, 3.0, 5.0, 7.0])
     for i, loss in enumerate([0.9, 0.5, 0.25, 0.1]):
         mlflow.log_metric("loss", loss, step=i)
     mlflow.log_param("epochs", 4)
@@ -105,6 +107,28 @@ def test_a_command_job_logs_into_its_run_with_the_stock_mlflow_api(any_db_jobs: 
     assert env.client.experiments.get("training").run_count == 1
     download = env.client.jobs.download(job.name, download_path=env.root / "dl", all=True)
     assert (download / "artifacts" / "notes.txt").read_text() == "hello"
+
+
+def test_the_autologged_model_registered_from_the_run_scores_with_no_code(jobs: Env) -> None:
+    job = jobs.wait(jobs.client.jobs.create(_command_job(jobs, TRAIN), base_dir=jobs.root))
+    assert job.status is JobState.completed, job.failure_reason
+    model = jobs.client.models.create("autologged", f"runs:/{job.run_id}/model")
+    assert model.type == "mlflow_model" and model.run_id == job.run_id and model.job_name == job.name
+    jobs.client.batch_endpoints.create_from_file(None, name="lineage-ep")
+    spec = {
+        "name": "nocode", "endpoint_name": "lineage-ep", "type": "model", "model": model.id,
+        "settings": {"environment_variables": {"BATCHPOINT_MLFLOW_ENVIRONMENT": "current"}},
+    }  # fmt: skip
+    (jobs.root / "deployment.yml").write_text(yamlio.dumps(spec))
+    jobs.client.batch_deployments.create_from_file(jobs.root / "deployment.yml", set_default=True)
+    data = jobs.root / "data"
+    data.mkdir()
+    (data / "x.csv").write_text("x\n0.5\n4\n10\n")
+    scored = jobs.client.jobs.wait(jobs.client.batch_endpoints.invoke("lineage-ep", input=str(data)).name, timeout=300)
+    assert scored.status is JobState.completed, scored.message
+    rows = (Path(scored.outputs["score"].file or "")).read_text().splitlines()
+    predictions = [float(line.split(",")[-1]) for line in rows[1:]]
+    assert predictions == pytest.approx([2.0, 9.0, 21.0])  # the fitted y = 2x + 1
 
 
 def _has_autologged_model(mlflow: Any, run_id: str, experiment_id: str) -> bool:
