@@ -5,8 +5,8 @@ MLflow's tables and its Alembic history never mix with batchpoint's. With a Post
 database (the team server), it is the same database under the schema ``mlflow``. Artifacts go under
 ``<workspace>/mlruns/<experiment id>/<run id>/artifacts``.
 
-MLflow takes about two seconds to import, so it is imported only to create the schema (once per
-workspace, under a file lock, in a child process) and where its own code runs (the server's REST handlers, user code in
+MLflow takes about two seconds to import, so it is imported only to create the schema (in a child
+process, once per machine and MLflow version for SQLite: new workspaces copy that empty store) and where its own code runs (the server's REST handlers, user code in
 jobs). batchpoint's own hot paths (a run per job, its status, the batch engine's figures) write the
 tables directly (``runs/records.py``).
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 
 from batchpoint.errors import BatchpointError
 from batchpoint.store.db import Database, normalise_url
@@ -68,12 +69,70 @@ def open_tracking_db(ctx: Services) -> Database:
     if not ctx.db.is_sqlite:
         with ctx.db.engine.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+    else:
+        _from_template(ctx)
     db = Database(url, auto_migrate=False)
     if not _has_schema(db):
         with _lock(ctx.layout.state / "tracking-schema.lock"):
             if not _has_schema(db):
                 create_schema(url, artifact_root(ctx))
     return db
+
+
+def _from_template(ctx: Services) -> None:
+    """A new workspace's ``tracking.db`` copied from this machine's template of the same MLflow version.
+
+    Creating the schema takes MLflow seconds (its import and its migrations); a copy of an empty
+    store made once takes milliseconds. Only the Default experiment's artifact location differs.
+    """
+    target = ctx.layout.root / "tracking.db"
+    if target.exists():
+        return
+    template = _template()
+    if template is None:
+        return  # no mlflow to make one: open_tracking_db reports that
+    with _lock(ctx.layout.state / "tracking-schema.lock"):
+        if target.exists():
+            return
+        staging = target.with_name(f".tracking-{os.getpid()}.db")
+        shutil.copyfile(template, staging)
+        location = f"{artifact_root(ctx).as_uri()}/0"
+        engine = create_engine(f"sqlite:///{staging}")
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE experiments SET artifact_location = :a WHERE experiment_id = 0"), {"a": location})
+        engine.dispose()
+        artifact_root(ctx).mkdir(parents=True, exist_ok=True)
+        os.replace(staging, target)
+
+
+def _template() -> Path | None:
+    """``~/.cache/batchpoint/tracking-<mlflow version>.db``, made on first use (None without mlflow)."""
+    version = _mlflow_version()
+    if version is None:
+        return None
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "batchpoint"
+    template = cache / f"tracking-{version}.db"
+    if template.is_file():
+        return template
+    cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with _lock(cache / "tracking-template.lock"):
+        if not template.is_file():
+            staging = cache / f".tracking-{os.getpid()}.db"
+            staging.unlink(missing_ok=True)
+            create_schema(f"sqlite:///{staging}", cache / "template-artifacts")
+            os.replace(staging, template)
+    return template
+
+
+def _mlflow_version() -> str | None:
+    from importlib import metadata
+
+    for dist in ("mlflow", "mlflow-skinny"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def _has_schema(db: Database) -> bool:
