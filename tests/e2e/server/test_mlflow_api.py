@@ -149,9 +149,25 @@ def test_autolog_and_a_logged_model_through_the_server(
             info = mlflow.sklearn.log_model(model, name="model")
     finally:
         mlflow.sklearn.autolog(disable=True)
+        _stop_autologging_threads()
     assert mlflow.get_run(run.info.run_id).data.params["fit_intercept"] == "True"
     loaded = mlflow.sklearn.load_model(info.model_uri)
     assert loaded.predict(np.array([[3.0]])).tolist() == pytest.approx([7.0])
+
+
+def _stop_autologging_threads() -> None:
+    """MLflow's autologging keeps a thread pool for the process; a later test needs the pytest process
+    single-threaded (a driver is forked only from such a caller), so its threads are ended here. A new,
+    idle pool (threads start on first use) takes its place."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlflow.utils.autologging_utils import client as autologging_client
+
+    pool = autologging_client._AUTOLOGGING_QUEUEING_CLIENT_THREAD_POOL
+    pool.shutdown(wait=True)
+    autologging_client._AUTOLOGGING_QUEUEING_CLIENT_THREAD_POOL = ThreadPoolExecutor(
+        max_workers=pool._max_workers, thread_name_prefix="MlflowAutologgingQueueingClient"
+    )
 
 
 def test_runs_are_in_the_workspace_tracking_store(
