@@ -77,24 +77,20 @@ def _job_output(ctx: Services, job_name: str, output: str, inner: str, field: st
 
 
 def _run_artifacts(ctx: Services, run_id: str, inner: str, field: str, *, job_name: str | None) -> Source:
-    from batchpoint.runs.tracking import open_tracking_db
-
-    tracking = open_tracking_db(ctx)
-    try:
-        with tracking.read() as s:
-            uri = s.execute(text("SELECT artifact_uri FROM runs WHERE run_uuid = :run"), {"run": run_id}).scalar()
-            if uri is None:
-                raise NotFound(f"run '{run_id}' does not exist in this workspace's tracking store", field=field)
-            parts = _parts(inner)
-            root = _local_folder(str(uri), run_id, field)
-            if parts and not (root / parts[0]).exists():
-                # MLflow 3 keeps a model logged by the run (log_model, autolog) as a LoggedModel of its
-                # own, not among the run's artifacts; ``runs:/<run>/<name>`` names it, as in MLflow.
-                logged = _logged_model(s, run_id, parts[0])
-                if logged is not None:
-                    root, parts = _local_folder(logged, run_id, field), parts[1:]
-    finally:
-        tracking.engine.dispose()
+    # The workspace's one tracking engine (``ctx.runs``), not a new one per call.
+    tracking = ctx.runs.tracking().db
+    with tracking.read() as s:
+        uri = s.execute(text("SELECT artifact_uri FROM runs WHERE run_uuid = :run"), {"run": run_id}).scalar()
+        if uri is None:
+            raise NotFound(f"run '{run_id}' does not exist in this workspace's tracking store", field=field)
+        parts = _parts(inner)
+        root = _local_folder(str(uri), run_id, field)
+        if parts and not (root / parts[0]).exists():
+            # MLflow 3 keeps a model logged by the run (log_model, autolog) as a LoggedModel of its
+            # own, not among the run's artifacts; ``runs:/<run>/<name>`` names it, as in MLflow.
+            logged = _logged_model(s, run_id, parts[0])
+            if logged is not None:
+                root, parts = _local_folder(logged, run_id, field), parts[1:]
     path = within(root, *parts, field=field)
     job = job_name or _job_of(ctx, run_id)
     return Source(_existing(path, value=f"runs:/{run_id}/{inner}", field=field), job, run_id)
