@@ -49,6 +49,20 @@ def _workers_keep_root() -> Iterator[None]:
         os.environ["BATCHPOINT_ENGINE_WORKER_USER"] = saved
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_engines_closed() -> Iterator[None]:
+    """MLflow keeps one SQLAlchemy engine per store URI for the life of the process; a test that used
+    a tracking store in-process leaves its SQLite files open, and a later test's embedded invoke then
+    (rightly) refuses to fork its driver. Close them after each test."""
+    yield
+    store_module = sys.modules.get("mlflow.store.tracking.sqlalchemy_store")
+    if store_module is None:
+        return
+    engines = store_module.SqlAlchemyStore._engine_map
+    while engines:
+        engines.popitem()[1].dispose()
+
+
 @pytest.fixture
 def worker_user() -> WorkerIdentity:
     """The default worker user (tests that run as root); skips when it cannot run this interpreter."""

@@ -57,9 +57,9 @@ def test_a_model_registered_from_a_run_s_artifacts(workspace: Path, cli: Cli) ->
     from batchpoint import Client
     from batchpoint.runs.tracking import open_tracking_db, tracking_url
 
-    services = Client(workspace).services
-    open_tracking_db(services).engine.dispose()
-    client = mlflow.tracking.MlflowClient(tracking_url(services))
+    with Client(workspace) as bp:
+        open_tracking_db(bp.services).engine.dispose()
+        client = mlflow.tracking.MlflowClient(tracking_url(bp.services))
     run = client.create_run("0")
     (workspace / "artifact").mkdir()
     (workspace / "artifact" / "model.txt").write_text("logged")
