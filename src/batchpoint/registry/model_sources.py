@@ -10,6 +10,7 @@ run's artifact folder; the job must have completed (a running job's output is no
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from batchpoint.common.paths import within
-from batchpoint.errors import Conflict, InvalidInput, NotFound
+from batchpoint.errors import Conflict, InvalidInput, NotFound, UnsafePath
 from batchpoint.store.tables import JobRow
 
 if TYPE_CHECKING:
@@ -72,7 +73,17 @@ def _job_output(ctx: Services, job_name: str, output: str, inner: str, field: st
         raise NotFound(f"job '{job_name}' has no output '{output}' (its outputs: {known}, {ARTIFACTS})", field=field)
     named = job.outputs[output]
     root = Path(named.path)
-    path = within(root, *_parts(inner), field=field) if inner else Path(named.file or named.path)
+    if root.is_symlink():
+        raise UnsafePath(f"job '{job_name}' output '{output}' is a link, not the folder the job wrote", field=field)
+    if inner:
+        path = within(root, *_parts(inner), field=field)
+    elif named.file:
+        # The job's code may have left a link in place of its output file: resolved, it must stay
+        # inside the output folder, or a server running jobs as another user would copy (and let the
+        # caller download) a file that code could not read itself.
+        path = within(root, *_parts(os.path.relpath(named.file, root)), field=field)
+    else:
+        path = root
     return Source(_existing(path, value=f"{job_name}/{output}/{inner}", field=field), job_name, run_id)
 
 

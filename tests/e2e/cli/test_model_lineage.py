@@ -70,3 +70,28 @@ def test_a_model_registered_from_a_run_s_artifacts(workspace: Path, cli: Cli) ->
     cli("model", "download", "--name", "logged", "--download-path", "dl")
     assert (workspace / "dl" / "logged" / "model" / "model.txt").read_text() == "logged"
     _error(cli("model", "create", "--name", "x", "--path", f"runs:/{'0' * 32}/model", check=False), "does not exist")
+
+
+LINKING_JOB = f"""\
+type: command
+command: >-
+  {sys.executable} -c "import os, sys; os.symlink('/etc/hostname', sys.argv[1]);
+  os.symlink('/etc/hostname', os.path.join(sys.argv[2], 'weights.txt'))"
+  ${{{{outputs.file}}}} ${{{{outputs.folder}}}}
+outputs:
+  file:
+    type: uri_file
+  folder:
+    type: uri_folder
+"""
+
+
+def test_a_link_the_job_left_in_its_output_is_not_followed_out_of_it(workspace: Path, cli: Cli) -> None:
+    """A job's code could leave links to files it may not read (jobs run as another user on a server):
+    registering its output must not copy what they point at."""
+    (workspace / "job.yml").write_text(LINKING_JOB)
+    cli("job", "create", "-f", "job.yml", "--name", "linker", "--stream")
+    assert json.loads(cli("job", "show", "-n", "linker").stdout)["status"] == "Completed"
+    for output in ("file", "folder"):
+        uri = f"azureml://jobs/linker/outputs/{output}"
+        _error(cli("model", "create", "--name", "x", "--path", uri, check=False), "outside")

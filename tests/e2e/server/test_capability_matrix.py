@@ -153,6 +153,8 @@ class World:
     uploads: dict[str, str]
     """Each role's own upload (a folder of two CSV files); ``other``: another application's."""
     job: str
+    run: str
+    """The MLflow run of ``job``."""
     jobs: list[str] = field(default_factory=list)
 
 
@@ -214,6 +216,8 @@ def _fill(value: Any, world: World, role: str) -> Any:
             value.replace("{own}", world.uploads.get(role, world.uploads["contributor"]))
             .replace("{other}", world.uploads["other"])
             .replace("{role}", role)
+            .replace("{job}", world.job)
+            .replace("{run}", world.run)
             .replace("{workspace}", str(world.server.workspace))
         )
     if isinstance(value, dict):
@@ -368,6 +372,15 @@ def cases() -> list[Case]:
             ALL_422)
         add(("POST", f"/api/v1/{noun}"), "name", "identity", "a path as a name",
             post(f"/api/v1/{noun}", {**body, "name": "../x"}), ALL_422)
+    # a model from what a job produced: only inside that job's output or its run's artifacts
+    for label, uri in (("'..' out of a job's output", "azureml://jobs/{job}/outputs/score/paths/../../../.."),
+                       ("'..' out of a run's artifacts", "runs:/{run}/../../../.."),
+                       ("an output the job does not have", "azureml://jobs/{job}/outputs/nope"),
+                       ("a job that does not exist", "azureml://jobs/no-such-job/outputs/score"),
+                       ("a run that does not exist", f"runs:/{'0' * 32}/model")):  # fmt: skip
+        expect = ALL_422 if "'..'" in label else {"*": 404}
+        add(("POST", "/api/v1/models"), "path", "path", label,
+            post("/api/v1/models", {"name": "cap-from-job", "type": "custom_model", "path": uri}), expect)
     _component = {"name": "cap-comp", "type": "command", "command": "cat passwd", "code": "/etc"}
     add(("POST", "/api/v1/components"), "spec", "code", "a server folder as code",
         post("/api/v1/components", {"spec": _component}), ALL_422)
@@ -459,8 +472,9 @@ def world(server_factory: ServerFactory) -> World:
                                                                        "job_name": "cap-existing"})  # fmt: skip
         assert existing.status_code == 202, existing.text
         wait_for(lambda: http.get("/api/v1/jobs/cap-existing").json()["status"] == "Completed", 120)
+        run = http.get("/api/v1/jobs/cap-existing").json()["run_id"]
     write_inputs(server.workspace / "datastores" / "workspaceblobstore" / "shared", 1)
-    return World(server=server, tokens=tokens, uploads=uploads, job="cap-existing")
+    return World(server=server, tokens=tokens, uploads=uploads, job="cap-existing", run=run)
 
 
 def _deploy_second(owner: Any, folder: Path) -> None:
