@@ -60,6 +60,20 @@ class Child:
         return str(((self.spec.get("outputs") or {}).get(name) or {}).get("path") or "")
 
 
+@dataclass(frozen=True)
+class _Launch:
+    """What starting one step needs: its plan and component, the child job's name, its resolved
+    inputs and outputs, its reuse fingerprint and the earlier job it may reuse."""
+
+    plan: StepPlan
+    component: Component
+    name: str
+    inputs: dict[str, ResolvedInput]
+    outputs: dict[str, ResolvedOutput]
+    digest: str
+    match: JobRow | None
+
+
 class PipelineJob:
     type = "pipeline"
 
@@ -189,76 +203,61 @@ class PipelineDriver:
         digest = reuse.fingerprint(plan, tokens, {k: o.type for k, o in plan.outputs.items()})
         reusable = plan.deterministic and not plan.force_rerun and not self.plan.settings.force_rerun
         match = reuse.find(self.ctx.db, digest) if reusable else None
+        launch = _Launch(plan, component, name, inputs, outputs, digest, match)
         if plan.type == "parallel":
-            self._start_parallel(plan, component, name, inputs, outputs, digest, match)
+            self._start_parallel(launch)
         else:
-            self._start_command(plan, component, name, inputs, outputs, digest, match)
+            self._start_command(launch)
         self.retry.pop(step, None)
 
-    def _start_command(
-        self,
-        plan: StepPlan,
-        component: Component,
-        name: str,
-        inputs: dict[str, ResolvedInput],
-        outputs: dict[str, ResolvedOutput],
-        digest: str,
-        match: JobRow | None,
-    ) -> None:
+    def _start_command(self, launch: _Launch) -> None:
         from batchpoint.command_jobs.runspec import CommandRunSpec
         from batchpoint.command_jobs.service import CommandJobService
 
+        plan, component = launch.plan, launch.component
         run = CommandRunSpec(
             command=component.command or "",
             code=component.code.removeprefix("snapshot:") if component.code else None,
             environment=component.environment,
             compute=self.ctx.computes.resolve(plan.compute).model_dump(mode="json"),
-            inputs=inputs,
-            outputs=outputs,
+            inputs=launch.inputs,
+            outputs=launch.outputs,
             environment_variables={**component.environment_variables, **plan.environment_variables},
             display_name=plan.name,
             component=plan.component,
-            fingerprint=digest,
+            fingerprint=launch.digest,
             step=plan.name,
         )
-        if match is not None:
-            reused, original = self._reused_outputs(plan.name, outputs, match)
+        if launch.match is not None:
+            reused, original = self._reused_outputs(plan.name, launch.outputs, launch.match)
             run = run.model_copy(update={"outputs": reused, "reused_from": original})
-            self._store_reused("command", name, run.model_dump(mode="json"), digest, original)
+            self._store_reused("command", launch.name, run.model_dump(mode="json"), launch.digest, original)
             return
-        log.info("step %s: starting job %s", plan.name, name)
+        log.info("step %s: starting job %s", plan.name, launch.name)
         CommandJobService(self.ctx).create_run(
-            run, name=name, parent_job_name=self.name, experiment_name=self.experiment, start=not self.through_queue,
-            invoked_by=self.invoked_by,
+            run, name=launch.name, parent_job_name=self.name, experiment_name=self.experiment,
+            start=not self.through_queue, invoked_by=self.invoked_by,
         )  # fmt: skip
 
-    def _start_parallel(
-        self,
-        plan: StepPlan,
-        component: Component,
-        name: str,
-        inputs: dict[str, ResolvedInput],
-        outputs: dict[str, ResolvedOutput],
-        digest: str,
-        match: JobRow | None,
-    ) -> None:
+    def _start_parallel(self, launch: _Launch) -> None:
         from batchpoint.components.parallel import ParallelSettings
         from batchpoint.pipelines import parallel
 
-        run = parallel.run_spec(self.ctx, plan, component, inputs, outputs)
+        plan = launch.plan
+        run = parallel.run_spec(self.ctx, plan, launch.component, launch.inputs, launch.outputs)
         spec = run.model_dump(mode="json")
-        if match is not None:
-            reused, original = self._reused_outputs(plan.name, outputs, match)
+        if launch.match is not None:
+            reused, original = self._reused_outputs(plan.name, launch.outputs, launch.match)
             spec = parallel.retarget(spec, ParallelSettings.model_validate(plan.parallel), reused, original)
-            self._store_reused(parallel.JOB_TYPE, name, spec, digest, original)
+            self._store_reused(parallel.JOB_TYPE, launch.name, spec, launch.digest, original)
             return
         self.ctx.jobs.add(
-            name, type=parallel.JOB_TYPE, parent_job_name=self.name, experiment_name=self.experiment, spec=spec,
-            fingerprint=digest, output_uri=spec["output"]["path"], invoked_by=self.invoked_by,
+            launch.name, type=parallel.JOB_TYPE, parent_job_name=self.name, experiment_name=self.experiment,
+            spec=spec, fingerprint=launch.digest, output_uri=spec["output"]["path"], invoked_by=self.invoked_by,
         )  # fmt: skip
-        log.info("step %s: starting batch job %s", plan.name, name)
+        log.info("step %s: starting batch job %s", plan.name, launch.name)
         if not self.through_queue:
-            self.ctx.jobs.start_driver(name, 1, run.compute.get("type"))
+            self.ctx.jobs.start_driver(launch.name, 1, run.compute.get("type"))
 
     def _child_name(self, step: str) -> str:
         base = f"{self.name}-{step}"
