@@ -3,7 +3,10 @@
 It trains the heart-sklearn example's model, creates a fresh workspace in ``./demo-workspace/``
 (git-ignored, re-created on every run), registers the model, creates the endpoint and the deployment
 from the Azure-style YAML files, invokes the endpoint on a folder of CSV files, streams the job's
-progress and prints the first lines of ``predictions.csv``.
+progress and prints the first lines of ``predictions.csv``. Then it trains the model again as a
+pipeline job (prepare → train, the train step logging its accuracy with MLflow), lists the pipeline's
+steps, shows the train step's run (params, metrics) and registers the pipeline's model output as the
+model's next version, with its lineage (job and run).
 
 Every step is a ``batchpoint`` command run in a subprocess and printed as a shell transcript, so the
 output can be replayed by hand. Any failing step stops the demo with a non-zero exit status.
@@ -21,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = Path("examples") / "heart-sklearn"
+PIPELINE = EXAMPLE / "pipeline" / "train-pipeline.yml"
 WORKSPACE = Path("demo-workspace")
 ENDPOINT = "heart-batch"
 MODEL = "heart-classifier"
@@ -220,6 +224,51 @@ def score(shell: Shell) -> str:
     return job
 
 
+def train_pipeline(shell: Shell) -> str:
+    """Train again as a pipeline job, show its steps and the train step's run, register its model."""
+    create = ["job", "create", "-f", str(PIPELINE), "--query", "name"]
+    show_command(f"PIPELINE=$({shlex.join(['batchpoint', *create, '-o', 'tsv'])})")
+    pipeline = shell.run([*create, "-o", "tsv"], capture=True).stdout.strip()
+    if not pipeline or len(pipeline.split()) != 1:
+        raise DemoError(f"'batchpoint job create' printed {pipeline!r} instead of a job name")
+    streamed = shell.run(
+        ["job", "stream", "-n", pipeline],
+        display="batchpoint job stream -n $PIPELINE",
+        timeout=JOB_TIMEOUT,
+        check=False,
+    )
+    if streamed.returncode != 0:
+        shell.run(["job", "show", "-n", pipeline], display="batchpoint job show -n $PIPELINE", check=False)
+        raise DemoError(f"pipeline job {pipeline} did not complete (see 'batchpoint job show -n {pipeline}')")
+    shell.run(
+        ["job", "list", "--parent-job-name", pipeline, "-o", "table"],
+        display="batchpoint job list --parent-job-name $PIPELINE -o table",
+    )
+    run = ["job", "show", "-n", f"{pipeline}-train", "--query", "{run: run_id, params: params, metrics: metrics}"]
+    shown = shell.run(run, capture=True)
+    show_command(shlex.join(["batchpoint", *run]).replace(pipeline, "$PIPELINE"))
+    say(shown.stdout.rstrip())
+    if '"metrics": {}' in shown.stdout and os.geteuid() == 0:
+        say(
+            f"{DIM}(no metrics: as root, batchpoint runs job code as an unprivileged user, who may not write "
+            f"the workspace's tracking store; see docs/runs.md){RESET}"
+        )
+    register = ["model", "create", "-n", MODEL, "--path", f"azureml://jobs/{pipeline}/outputs/model"]
+    shell.run([*register, "-o", "table"], display=shlex.join(["batchpoint", *register]).replace(pipeline, "$PIPELINE"))
+    lineage = [
+        "model",
+        "show",
+        "-n",
+        MODEL,
+        "--version",
+        "2",
+        "--query",
+        "{version: version, job: job_name, run: run_id}",
+    ]
+    shell.run(lineage)
+    return pipeline
+
+
 def main() -> int:
     os.chdir(ROOT)
     try:
@@ -227,6 +276,8 @@ def main() -> int:
         set_up(shell)
         job = score(shell)
         print_head(predictions_path(shell, job))
+        say()
+        pipeline = train_pipeline(shell)
     except DemoError as exc:
         say()
         print(f"{RED}demo failed: {exc}{RESET}", file=sys.stderr, flush=True)
@@ -239,6 +290,8 @@ def main() -> int:
     say(f"  export BATCHPOINT_WORKSPACE=$PWD/{WORKSPACE}")
     say(f"  batchpoint job show -n {job}")
     say(f"  batchpoint job download -n {job} --output-name score --download-path out/")
+    say(f"  batchpoint job show -n {pipeline}")
+    say("  batchpoint experiment list")
     return 0
 
 
