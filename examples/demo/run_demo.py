@@ -205,13 +205,20 @@ def set_up(shell: Shell) -> None:
     shell.run(["batch-deployment", "create", "-f", str(EXAMPLE / "deployment.yml"), "--set-default"])
 
 
+def started_job(shell: Shell, variable: str, args: list[str]) -> str:
+    """Run a command that starts a job, shown as ``VARIABLE=$(batchpoint ARGS --query name -o tsv)``."""
+    command = [*args, "--query", "name", "-o", "tsv"]
+    show_command(f"{variable}=$({shlex.join(['batchpoint', *command])})")
+    name = shell.run(command, capture=True).stdout.strip()
+    if not name or len(name.split()) != 1:
+        raise DemoError(f"'batchpoint {' '.join(args[:2])}' printed {name!r} instead of a job name")
+    return name
+
+
 def score(shell: Shell) -> str:
     """Invoke the endpoint, follow the job to its end, show it; returns the job name."""
-    invoke = ["batch-endpoint", "invoke", "-n", ENDPOINT, "--input", str(EXAMPLE / "data"), "--query", "name"]
-    show_command(f"JOB=$({shlex.join(['batchpoint', *invoke, '-o', 'tsv'])})")
-    job = shell.run([*invoke, "-o", "tsv"], capture=True).stdout.strip()
-    if not job or len(job.split()) != 1:
-        raise DemoError(f"'batchpoint batch-endpoint invoke' printed {job!r} instead of a job name")
+    invoke = ["batch-endpoint", "invoke", "-n", ENDPOINT, "--input", str(EXAMPLE / "data")]
+    job = started_job(shell, "JOB", invoke)
     show_command("echo $JOB")
     say(job)
 
@@ -226,11 +233,7 @@ def score(shell: Shell) -> str:
 
 def train_pipeline(shell: Shell) -> str:
     """Train again as a pipeline job, show its steps and the train step's run, register its model."""
-    create = ["job", "create", "-f", str(PIPELINE), "--query", "name"]
-    show_command(f"PIPELINE=$({shlex.join(['batchpoint', *create, '-o', 'tsv'])})")
-    pipeline = shell.run([*create, "-o", "tsv"], capture=True).stdout.strip()
-    if not pipeline or len(pipeline.split()) != 1:
-        raise DemoError(f"'batchpoint job create' printed {pipeline!r} instead of a job name")
+    pipeline = started_job(shell, "PIPELINE", ["job", "create", "-f", str(PIPELINE)])
     streamed = shell.run(
         ["job", "stream", "-n", pipeline],
         display="batchpoint job stream -n $PIPELINE",
